@@ -1,0 +1,140 @@
+//! `Engine::internal_validate`: every invariant of the engine's state, checked in full.
+
+use crate::engine::Engine;
+use crate::hash::fast_map;
+use crate::ids::{KindId, RecordId};
+use crate::profile::Slot;
+use crate::profile::merge::{Rules, TraitState};
+use crate::record_log::LinkStatus;
+
+impl Engine {
+    /// Checks every invariant of the engine's state (slow: for tests and fuzzing).
+    ///
+    /// - the identity graph finds every identifier under its own value;
+    /// - every linked identifier maps to one live profile that lists it, and no profile
+    ///   exceeds a kind's limit;
+    /// - retired ids resolve to live profiles;
+    /// - every record belongs to exactly one live profile, which lists it, and every record
+    ///   an observation names is the profile's;
+    /// - every trait's cached current value equals its recomputation from the observations.
+    #[doc(hidden)]
+    pub fn internal_validate(&self) -> Result<(), String> {
+        self.schema.internal_validate()?;
+        self.graph.internal_validate()?;
+        self.check_identifiers()?;
+        self.check_records()?;
+        self.check_traits()?;
+        for m in &self.merges {
+            if !self.is_retired(m.retired) || m.survivor >= m.retired {
+                return Err(format!("merge log entry {m:?} is inconsistent"));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_identifiers(&self) -> Result<(), String> {
+        let mut linked = 0usize;
+        for (id, p) in self.profiles.iter_live() {
+            let mut per_kind = vec![0u32; self.schema.kind_count()];
+            for ident in &p.identifiers {
+                if self.graph.owner(*ident) != Some(id) {
+                    return Err(format!("{id} lists {ident:?}, which it does not own"));
+                }
+                let kind = self.graph.kind(*ident).ok_or("identifier without entry")?;
+                if let Some(n) = per_kind.get_mut(kind.index()) {
+                    *n += 1;
+                }
+            }
+            for (k, n) in per_kind.iter().enumerate() {
+                let kind = KindId(u16::try_from(k).map_err(|e| e.to_string())?);
+                if *n > self.schema.limit(kind) {
+                    return Err(format!(
+                        "{id} holds {n} identifiers of kind {k}, over its limit"
+                    ));
+                }
+            }
+            linked += p.identifiers.len();
+        }
+        let owned = self.graph.iter().filter(|(_, e)| e.owner.is_some()).count();
+        if owned != linked {
+            return Err(format!(
+                "{owned} identifiers have owners, {linked} are listed"
+            ));
+        }
+        for i in 0..self.profiles.slot_count() {
+            let id = crate::ids::ProfileId(u32::try_from(i).map_err(|e| e.to_string())?);
+            if let Some(Slot::Retired(_)) = self.profiles.slot(id)
+                && self.profiles.resolve(id).is_none()
+            {
+                return Err(format!("retired {id} does not resolve"));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_records(&self) -> Result<(), String> {
+        let mut owner_of = vec![None; self.log.len()];
+        for (id, p) in self.profiles.iter_live() {
+            for r in &p.records {
+                let slot = usize::try_from(r.0)
+                    .ok()
+                    .and_then(|i| owner_of.get_mut(i))
+                    .ok_or_else(|| format!("{id} lists unknown record {r}"))?;
+                if slot.replace(id).is_some() {
+                    return Err(format!("record {r} is in two profiles"));
+                }
+            }
+        }
+        for (rid, r) in self.log.iter() {
+            let live = self.profiles.resolve(r.profile);
+            let listed = owner_of.get(usize::try_from(rid.0).map_err(|e| e.to_string())?);
+            if live.is_none() || listed != Some(&live) {
+                return Err(format!(
+                    "record {rid} resolves to {live:?} but is listed by {listed:?}"
+                ));
+            }
+            if !r.identifiers.iter().any(|i| i.status == LinkStatus::Linked) {
+                return Err(format!("record {rid} has no linked identifier"));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_traits(&self) -> Result<(), String> {
+        for (id, p) in self.profiles.iter_live() {
+            let mut records = fast_map::<RecordId, ()>();
+            records.extend(p.records.iter().map(|r| (*r, ())));
+            for w in p.traits.windows(2) {
+                if let [a, b] = w
+                    && a.trait_id >= b.trait_id
+                {
+                    return Err(format!("{id}: traits not sorted"));
+                }
+            }
+            for state in &p.traits {
+                if state
+                    .observations
+                    .iter()
+                    .any(|o| !records.contains_key(&o.record))
+                {
+                    return Err(format!(
+                        "{id}: an observation names a record not in the profile"
+                    ));
+                }
+                let rules = Rules::new(&self.schema, state.trait_id).ok_or("unknown trait")?;
+                let batch = TraitState::recompute(&rules, state.observations.clone())
+                    .map_err(|_| format!("{id}: a sum overflows on recomputation"))?
+                    .ok_or_else(|| format!("{id}: a trait with no observation"))?;
+                let visible =
+                    |s: &TraitState| s.winner().map(|o| (o.value.clone(), o.source, o.at));
+                if batch.aggregate != state.aggregate || visible(&batch) != visible(state) {
+                    return Err(format!(
+                        "{id}: trait {:?} differs from its recomputation",
+                        state.trait_id
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,406 @@
+//! Ingest: validate the whole record, plan the linking, check sums, then apply.
+//! Nothing changes before the last check has passed.
+
+use smallvec::SmallVec;
+
+use crate::engine::{DroppedIdentifier, Engine, IngestReport, MergeEntry};
+use crate::error::{DropReason, IngestError};
+use crate::identity::link::{self, Candidate, LinkPlan};
+use crate::ids::{KindId, ProfileId, SourceId, TraitId};
+use crate::profile::merge::{Observation, Rules};
+use crate::record::{Record, Value};
+use crate::record_log::{LinkStatus, LoggedIdentifier, LoggedRecord};
+
+/// A record that passed validation, with names resolved to ids.
+struct Checked<'r> {
+    record: &'r Record,
+    source: SourceId,
+    kinds: SmallVec<[KindId; 4]>,
+    traits: SmallVec<[(TraitId, Value); 4]>,
+}
+
+/// An identifier that does not take part in linking, with its value as logged.
+struct Unused {
+    input: usize,
+    kind: KindId,
+    value: String,
+    reason: DropReason,
+    limit_kind: Option<KindId>,
+}
+
+/// Everything ingest will do, computed without changing the engine.
+struct Plan<'r> {
+    checked: Checked<'r>,
+    link: LinkPlan,
+    unused: Vec<Unused>,
+}
+
+impl Engine {
+    /// Ingests one record: links it to a profile (creating or merging profiles by the
+    /// linking rule) and records its observations.
+    ///
+    /// A record whose message id was seen within the de-duplication horizon is reported as
+    /// a duplicate and changes nothing.
+    ///
+    /// # Errors
+    /// An [`IngestError`] naming the bad field; the engine is left exactly as it was.
+    pub fn ingest(&mut self, record: &Record) -> Result<IngestReport, IngestError> {
+        let checked = self.validate(record)?;
+        if let Some(report) = self.duplicate(record) {
+            return Ok(report);
+        }
+        let plan = self.plan(checked)?;
+        Ok(self.apply(plan))
+    }
+
+    /// Ingests records in order; each gets its own result, as if ingested one by one.
+    pub fn ingest_batch(&mut self, records: &[Record]) -> Vec<Result<IngestReport, IngestError>> {
+        records.iter().map(|r| self.ingest(r)).collect()
+    }
+
+    fn duplicate(&self, record: &Record) -> Option<IngestReport> {
+        let message_id = record.message_id.as_deref()?;
+        let earlier = self.dedup.check(message_id, record.timestamp)?;
+        let profile = self.record_profile(earlier)?;
+        Some(IngestReport {
+            record: None,
+            profile,
+            created: false,
+            merged: Vec::new(),
+            dropped: Vec::new(),
+            duplicate_of: Some(earlier),
+        })
+    }
+
+    fn check_text(&self, field: impl Fn() -> String, s: &str) -> Result<(), IngestError> {
+        if s.len() > self.config.max_text_bytes {
+            return Err(IngestError::TooLong {
+                field: field(),
+                len: s.len(),
+                max: self.config.max_text_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    fn check_count(&self, field: &str, len: usize, max: usize) -> Result<(), IngestError> {
+        if len > max {
+            return Err(IngestError::TooMany {
+                field: field.to_string(),
+                len,
+                max,
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks every field against the schema and the limits; resolves names.
+    fn validate<'r>(&self, record: &'r Record) -> Result<Checked<'r>, IngestError> {
+        let source = self
+            .schema
+            .source_id(&record.source)
+            .ok_or_else(|| IngestError::UnknownSource(record.source.chars().take(64).collect()))?;
+        if let Some(m) = &record.message_id {
+            self.check_text(|| "message_id".into(), m)?;
+        }
+        let max_ids = self.config.max_identifiers_per_record;
+        self.check_count("identifiers", record.identifiers.len(), max_ids)?;
+        self.check_count(
+            "traits",
+            record.traits.len(),
+            self.config.max_traits_per_record,
+        )?;
+        let mut kinds = SmallVec::with_capacity(record.identifiers.len());
+        for (index, ident) in record.identifiers.iter().enumerate() {
+            let kind = self.schema.kind_id(&ident.kind).ok_or_else(|| {
+                IngestError::UnknownIdentifierKind {
+                    index,
+                    kind: ident.kind.chars().take(64).collect(),
+                }
+            })?;
+            self.check_text(|| format!("identifiers[{index}]"), &ident.value)?;
+            kinds.push(kind);
+        }
+        let mut traits = SmallVec::with_capacity(record.traits.len());
+        for (index, t) in record.traits.iter().enumerate() {
+            traits.push((
+                self.validate_trait(index, &t.name, &t.value)?,
+                normalize_value(&t.value),
+            ));
+        }
+        Ok(Checked {
+            record,
+            source,
+            kinds,
+            traits,
+        })
+    }
+
+    fn validate_trait(
+        &self,
+        index: usize,
+        name: &str,
+        value: &Value,
+    ) -> Result<TraitId, IngestError> {
+        let id = self
+            .schema
+            .trait_id(name)
+            .ok_or_else(|| IngestError::UnknownTrait {
+                index,
+                name: name.chars().take(64).collect(),
+            })?;
+        let expected = self.schema.trait_def(id).map(|d| d.ty);
+        if expected != Some(value.trait_type()) {
+            return Err(IngestError::TraitType {
+                index,
+                name: name.to_string(),
+                expected: expected.map_or("?", |t| t.name()),
+                got: value.trait_type().name(),
+            });
+        }
+        let field = || format!("traits[{index}]");
+        match value {
+            Value::Text(s) => self.check_text(field, s)?,
+            Value::TextSet(items) => {
+                self.check_count(&field(), items.len(), self.config.max_set_len)?;
+                for item in items {
+                    self.check_text(field, item)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(id)
+    }
+
+    /// Normalizes identifiers, plans the linking and checks sums; changes nothing.
+    fn plan<'r>(&self, checked: Checked<'r>) -> Result<Plan<'r>, IngestError> {
+        let mut candidates = Vec::with_capacity(checked.kinds.len());
+        let mut unused = Vec::new();
+        for (input, (ident, &kind)) in checked
+            .record
+            .identifiers
+            .iter()
+            .zip(&checked.kinds)
+            .enumerate()
+        {
+            let mut value = String::with_capacity(ident.value.len());
+            match self.schema.normalize_into(kind, &ident.value, &mut value) {
+                Ok(()) => {
+                    let interned = self.graph.lookup(kind, &value);
+                    candidates.push(Candidate {
+                        input,
+                        kind,
+                        value,
+                        ident: interned,
+                    });
+                }
+                Err(reason) => {
+                    // Blocked values are logged normalized; others as the source spelled them.
+                    if reason != DropReason::Blocked {
+                        value = ident.value.clone();
+                    }
+                    unused.push(Unused {
+                        input,
+                        kind,
+                        value,
+                        reason,
+                        limit_kind: None,
+                    });
+                }
+            }
+        }
+        if candidates.is_empty() {
+            return Err(IngestError::NoUsableIdentifier {
+                dropped: unused
+                    .iter()
+                    .map(|u| (self.kind_name(u.kind), u.value.clone(), u.reason))
+                    .collect(),
+            });
+        }
+        let (ordered, repeats) = link::order_candidates(&self.schema, candidates);
+        unused.extend(repeats.into_iter().map(|c| Unused {
+            input: c.input,
+            kind: c.kind,
+            value: c.value,
+            reason: DropReason::Repeated,
+            limit_kind: None,
+        }));
+        let link = link::plan(&self.schema, &self.graph, &self.profiles, ordered);
+        unused.extend(link.limited.iter().map(|(c, k)| Unused {
+            input: c.input,
+            kind: c.kind,
+            value: c.value.clone(),
+            reason: DropReason::Limit,
+            limit_kind: Some(*k),
+        }));
+        unused.sort_by_key(|u| u.input);
+        let survivor = link.survivor();
+        let others: SmallVec<[ProfileId; 2]> = link
+            .reached
+            .iter()
+            .map(|&(p, _)| p)
+            .filter(|p| Some(*p) != survivor)
+            .collect();
+        {
+            let values: SmallVec<[(TraitId, &Value); 4]> =
+                checked.traits.iter().map(|(t, v)| (*t, v)).collect();
+            self.profiles
+                .check_sums(&self.schema, survivor, &others, &values)
+                .map_err(|(t, e)| IngestError::SumOverflow {
+                    name: self
+                        .schema
+                        .trait_def(t)
+                        .map_or_else(String::new, |d| d.name.clone()),
+                    currency: e.currency,
+                })?;
+        }
+        Ok(Plan {
+            checked,
+            link,
+            unused,
+        })
+    }
+
+    fn kind_name(&self, kind: KindId) -> String {
+        self.schema
+            .kind(kind)
+            .map_or_else(String::new, |k| k.name.clone())
+    }
+
+    /// Applies a plan. Every check has passed; nothing here can fail.
+    fn apply(&mut self, plan: Plan<'_>) -> IngestReport {
+        let Plan {
+            checked,
+            link,
+            unused,
+        } = plan;
+        let record = checked.record;
+        let rid = self.log.next_id();
+        let (survivor, created) = match link.survivor() {
+            Some(p) => (p, false),
+            None => (self.profiles.create(), true),
+        };
+        let mut merged: Vec<(ProfileId, usize)> = link
+            .reached
+            .iter()
+            .copied()
+            .filter(|&(p, _)| p != survivor)
+            .collect();
+        merged.sort_unstable();
+        // Intern before merging, so each merge can name the identifier that caused it.
+        let mut logged: SmallVec<[(usize, LoggedIdentifier); 3]> = SmallVec::new();
+        let mut accepted_ids = SmallVec::<[crate::ids::IdentId; 4]>::new();
+        for c in &link.accepted {
+            let id = c
+                .ident
+                .unwrap_or_else(|| self.graph.intern(c.kind, &c.value, rid));
+            accepted_ids.push(id);
+            logged.push((
+                c.input,
+                LoggedIdentifier {
+                    ident: id,
+                    status: LinkStatus::Linked,
+                },
+            ));
+        }
+        for u in &unused {
+            let id = self.graph.intern(u.kind, &u.value, rid);
+            logged.push((
+                u.input,
+                LoggedIdentifier {
+                    ident: id,
+                    status: LinkStatus::Dropped(u.reason),
+                },
+            ));
+        }
+        logged.sort_by_key(|(i, _)| *i);
+        for &(retired, cause) in &merged {
+            self.merge_into(survivor, retired);
+            if let Some(&ident) = accepted_ids.get(cause) {
+                self.merges.push(MergeEntry {
+                    survivor,
+                    retired,
+                    record: rid,
+                    cause: ident,
+                });
+            }
+        }
+        for &id in &accepted_ids {
+            if self.graph.owner(id).is_none() {
+                self.graph.set_owner(id, Some(survivor));
+                if let Some(p) = self.profiles.get_mut(survivor) {
+                    p.identifiers.push(id);
+                }
+            }
+        }
+        if let Some(profile) = self.profiles.get_mut(survivor) {
+            profile.records.push(rid);
+            for (trait_id, value) in checked.traits {
+                if let Some(rules) = Rules::new(&self.schema, trait_id) {
+                    let obs = Observation {
+                        value,
+                        source: checked.source,
+                        at: record.timestamp,
+                        record: rid,
+                    };
+                    // Sums were checked in `plan`; an overflow here cannot happen.
+                    let _ = profile.observe(&rules, trait_id, obs);
+                }
+            }
+        }
+        self.log.push(LoggedRecord {
+            at: record.timestamp,
+            source: checked.source,
+            message_id: record.message_id.as_deref().map(Into::into),
+            identifiers: logged.into_iter().map(|(_, l)| l).collect(),
+            profile: survivor,
+        });
+        if let Some(m) = &record.message_id {
+            self.dedup.insert(m, record.timestamp, rid);
+        }
+        IngestReport {
+            record: Some(rid),
+            profile: survivor,
+            created,
+            merged: merged.iter().map(|&(p, _)| p).collect(),
+            dropped: unused
+                .into_iter()
+                .map(|u| DroppedIdentifier {
+                    index: u.input,
+                    kind: self.kind_name(u.kind),
+                    value: u.value,
+                    reason: u.reason,
+                    limit_kind: u.limit_kind.map(|k| self.kind_name(k)),
+                })
+                .collect(),
+            duplicate_of: None,
+        }
+    }
+
+    /// Moves everything `retired` holds into `survivor` and relinks its identifiers.
+    fn merge_into(&mut self, survivor: ProfileId, retired: ProfileId) {
+        let Some(taken) = self.profiles.retire(retired, survivor) else {
+            return;
+        };
+        for &id in &taken.identifiers {
+            self.graph.set_owner(id, Some(survivor));
+        }
+        if let Some(target) = self.profiles.get_mut(survivor) {
+            // Sums were checked in `plan`; an overflow here cannot happen.
+            let _ = target.absorb(&self.schema, taken);
+        }
+    }
+}
+
+/// Text sets are kept sorted and without repeats.
+fn normalize_value(value: &Value) -> Value {
+    match value {
+        Value::TextSet(items) => {
+            let mut items = items.clone();
+            items.sort_unstable();
+            items.dedup();
+            Value::TextSet(items)
+        }
+        other => other.clone(),
+    }
+}

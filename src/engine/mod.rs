@@ -1,0 +1,285 @@
+//! [`Engine`]: the one entry point. It owns the schema, the clock, the record log, the
+//! identity graph and the profile store, and delegates to the modules behind them.
+
+mod check;
+mod ingest;
+mod report;
+
+pub use report::{DroppedIdentifier, IngestReport, LoggedIdentifierView, MergeEvent, RecordView};
+
+use serde::{Deserialize, Serialize};
+
+use crate::dedup::Dedup;
+use crate::error::{LookupError, TimeError};
+use crate::identity::IdentityGraph;
+use crate::ids::{IdentId, ProfileId, RecordId};
+use crate::profile::{ProfileStore, ProfileView, Slot};
+use crate::record_log::RecordLog;
+use crate::schema::Schema;
+use crate::time::{Clock, Timestamp};
+
+/// Limits that make abusive input a typed error, and other engine settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineConfig {
+    /// Days of record time a message id is remembered for de-duplication (default 30).
+    pub duplicate_horizon_days: u32,
+    /// Most identifiers on one record (default 64).
+    pub max_identifiers_per_record: usize,
+    /// Most trait observations on one record (default 256).
+    pub max_traits_per_record: usize,
+    /// Longest text, identifier value or message id, in bytes (default 4,096).
+    pub max_text_bytes: usize,
+    /// Most elements in one text-set value (default 1,024).
+    pub max_set_len: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            duplicate_horizon_days: 30,
+            max_identifiers_per_record: 64,
+            max_traits_per_record: 256,
+            max_text_bytes: 4096,
+            max_set_len: 1024,
+        }
+    }
+}
+
+/// One merge, as logged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct MergeEntry {
+    pub(crate) survivor: ProfileId,
+    pub(crate) retired: ProfileId,
+    pub(crate) record: RecordId,
+    pub(crate) cause: IdentId,
+}
+
+/// The engine: feed it records, ask it questions, store what it hands back.
+///
+/// Two engines compare equal when their whole state is equal.
+///
+/// ```
+/// use audience::{Engine, Record, Schema, Timestamp};
+/// let mut engine = Engine::new(Schema::retail_default());
+/// let t = Timestamp::from_secs(1_700_000_000)?;
+/// let a = engine.ingest(&Record::builder(t, "web").identifier("anonymous_id", "dev-1").build())?;
+/// let b = engine.ingest(&Record::builder(t, "crm").identifier("email", "ann@example.com").build())?;
+/// // A login carries both: the two profiles merge into the lower id.
+/// let login = Record::builder(t, "app")
+///     .identifier("anonymous_id", "dev-1")
+///     .identifier("email", "ANN@example.com ")
+///     .build();
+/// let report = engine.ingest(&login)?;
+/// assert_eq!(report.profile, a.profile);
+/// assert_eq!(report.merged, vec![b.profile]);
+/// assert_eq!(engine.resolve(b.profile)?, a.profile);
+/// # Ok::<(), audience::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Engine {
+    schema: Schema,
+    config: EngineConfig,
+    clock: Clock,
+    log: RecordLog,
+    graph: IdentityGraph,
+    profiles: ProfileStore,
+    merges: Vec<MergeEntry>,
+    merges_drained: usize,
+    dedup: Dedup,
+}
+
+impl Engine {
+    /// An empty engine with the default [`EngineConfig`].
+    pub fn new(schema: Schema) -> Self {
+        Self::with_config(schema, EngineConfig::default())
+    }
+
+    /// An empty engine with the given settings.
+    pub fn with_config(schema: Schema, config: EngineConfig) -> Self {
+        Engine {
+            dedup: Dedup::new(config.duplicate_horizon_days),
+            schema,
+            config,
+            clock: Clock::default(),
+            log: RecordLog::default(),
+            graph: IdentityGraph::default(),
+            profiles: ProfileStore::default(),
+            merges: Vec::new(),
+            merges_drained: 0,
+        }
+    }
+
+    /// The schema.
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// The engine clock ("now"), unset until the first `advance_time`.
+    pub fn now(&self) -> Option<Timestamp> {
+        self.clock.now()
+    }
+
+    /// Moves the clock forwards to `to`.
+    ///
+    /// # Errors
+    /// [`TimeError::Backwards`] when `to` is before now; nothing changes.
+    pub fn advance_time(&mut self, to: Timestamp) -> Result<(), TimeError> {
+        self.clock.advance(to)
+    }
+
+    /// The live profile that `id` is now part of (itself, or the survivor of its merges).
+    ///
+    /// # Errors
+    /// [`LookupError::UnknownProfile`] for an id never handed out.
+    pub fn resolve(&self, id: ProfileId) -> Result<ProfileId, LookupError> {
+        self.profiles
+            .resolve(id)
+            .ok_or(LookupError::UnknownProfile(id))
+    }
+
+    /// Everything the profile `id` (or the survivor it was merged into) holds.
+    ///
+    /// # Errors
+    /// [`LookupError::UnknownProfile`] for an id never handed out.
+    pub fn profile(&self, id: ProfileId) -> Result<ProfileView, LookupError> {
+        let live = self.resolve(id)?;
+        let profile = self
+            .profiles
+            .get(live)
+            .ok_or(LookupError::UnknownProfile(id))?;
+        Ok(crate::profile::view::view(
+            &self.schema,
+            &self.graph,
+            live,
+            profile,
+        ))
+    }
+
+    /// The live profile holding identifier `(kind, value)`; `value` is normalized first.
+    ///
+    /// # Errors
+    /// [`LookupError::UnknownIdentifierKind`] for a kind the schema does not declare.
+    pub fn find(&self, kind: &str, value: &str) -> Result<Option<ProfileId>, LookupError> {
+        let kind_id = self
+            .schema
+            .kind_id(kind)
+            .ok_or_else(|| LookupError::UnknownIdentifierKind(kind.to_string()))?;
+        let mut normalized = String::new();
+        if self
+            .schema
+            .normalize_into(kind_id, value, &mut normalized)
+            .is_err()
+        {
+            return Ok(None);
+        }
+        Ok(self
+            .graph
+            .lookup(kind_id, &normalized)
+            .and_then(|id| self.graph.owner(id)))
+    }
+
+    /// What the record log holds about record `id`.
+    pub fn record(&self, id: RecordId) -> Option<RecordView> {
+        let r = self.log.get(id)?;
+        let identifiers = r
+            .identifiers
+            .iter()
+            .filter_map(|li| {
+                let e = self.graph.entry(li.ident)?;
+                Some(LoggedIdentifierView {
+                    kind: self.schema.kind(e.kind)?.name.clone(),
+                    value: e.value.to_string(),
+                    status: li.status,
+                })
+            })
+            .collect();
+        Some(RecordView {
+            id,
+            at: r.at,
+            source: self.schema.source(r.source)?.name.clone(),
+            message_id: r.message_id.as_deref().map(str::to_string),
+            identifiers,
+            profile: self.profiles.resolve(r.profile)?,
+        })
+    }
+
+    /// The live profile record `id` belongs to now.
+    pub fn record_profile(&self, id: RecordId) -> Option<ProfileId> {
+        self.profiles.resolve(self.log.get(id)?.profile)
+    }
+
+    /// Merges since the last call, in the order they happened.
+    pub fn drain_merges(&mut self) -> Vec<MergeEvent> {
+        let start = self.merges_drained;
+        self.merges_drained = self.merges.len();
+        self.merges
+            .get(start..)
+            .unwrap_or_default()
+            .iter()
+            .map(|m| self.merge_event(m))
+            .collect()
+    }
+
+    /// Every merge ever made, in order.
+    pub fn merge_log(&self) -> Vec<MergeEvent> {
+        self.merges.iter().map(|m| self.merge_event(m)).collect()
+    }
+
+    fn merge_event(&self, m: &MergeEntry) -> MergeEvent {
+        let entry = self.graph.entry(m.cause);
+        MergeEvent {
+            survivor: m.survivor,
+            retired: m.retired,
+            record: m.record,
+            kind: entry
+                .and_then(|e| self.schema.kind(e.kind))
+                .map_or_else(String::new, |k| k.name.clone()),
+            value: entry.map_or_else(String::new, |e| e.value.to_string()),
+        }
+    }
+
+    /// Number of live profiles.
+    pub fn profile_count(&self) -> usize {
+        self.profiles.live_count()
+    }
+
+    /// Live profile ids, ascending.
+    pub fn profile_ids(&self) -> impl Iterator<Item = ProfileId> + '_ {
+        self.profiles.iter_live().map(|(id, _)| id)
+    }
+
+    /// Number of accepted records.
+    pub fn record_count(&self) -> usize {
+        self.log.len()
+    }
+
+    /// Number of distinct normalized identifiers ever seen (linked or not).
+    pub fn identifier_count(&self) -> usize {
+        self.graph.len()
+    }
+
+    /// Number of merges ever made.
+    pub fn merge_count(&self) -> usize {
+        self.merges.len()
+    }
+
+    /// Estimated heap bytes held by the engine's structures.
+    pub fn heap_bytes(&self) -> usize {
+        self.log.heap_bytes()
+            + self.graph.heap_bytes()
+            + self.profiles.heap_bytes()
+            + self.dedup.heap_bytes()
+            + self.merges.capacity() * std::mem::size_of::<MergeEntry>()
+    }
+
+    /// Whether `id` names a retired profile.
+    pub(crate) fn is_retired(&self, id: ProfileId) -> bool {
+        matches!(self.profiles.slot(id), Some(Slot::Retired(_)))
+    }
+}

@@ -1,0 +1,281 @@
+//! Errors: one narrow `#[non_exhaustive]` enum per kind of operation, each variant carrying
+//! the offending name or value, and the umbrella [`Error`] that converts from all of them.
+
+use thiserror::Error;
+
+use crate::ids::ProfileId;
+use crate::money::Currency;
+use crate::time::Timestamp;
+
+/// A bad time value or a clock misuse.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum TimeError {
+    /// A timestamp outside years 1..=9999.
+    #[error("timestamp {millis} ms is outside years 1..=9999")]
+    OutOfRange {
+        /// The rejected value, in milliseconds since the epoch.
+        millis: i64,
+    },
+    /// A window that can hold no instant (0 days, or `to <= from`).
+    #[error("the window is empty")]
+    EmptyWindow,
+    /// A time-relative question was asked before the host set the clock.
+    #[error("the engine clock is unset: call advance_time first")]
+    ClockUnset,
+    /// `advance_time` to a time before the current one.
+    #[error("the clock cannot move backwards from {now} to {to}")]
+    Backwards {
+        /// The current time.
+        now: Timestamp,
+        /// The rejected time.
+        to: Timestamp,
+    },
+}
+
+/// A bad amount of money or an unsafe sum.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum MoneyError {
+    /// Not an active ISO 4217 code.
+    #[error("unknown currency code {0:?}")]
+    UnknownCurrency(String),
+    /// Two currencies in one sum.
+    #[error("cannot add {left} and {right}")]
+    MixedCurrencies {
+        /// The currency of the left operand.
+        left: Currency,
+        /// The currency of the right operand.
+        right: Currency,
+    },
+    /// The sum does not fit in 64 bits of minor units.
+    #[error("sum of {currency} amounts overflows")]
+    Overflow {
+        /// The currency summed.
+        currency: Currency,
+    },
+}
+
+/// A schema that cannot be built.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum SchemaError {
+    /// Two definitions of one kind of item share a name.
+    #[error("duplicate {what} name {name:?}")]
+    DuplicateName {
+        /// What kind of item (identifier kind, trait, source, …).
+        what: &'static str,
+        /// The repeated name.
+        name: String,
+    },
+    /// A name that is empty, longer than 64 bytes, or not of `[A-Za-z_][A-Za-z0-9_]*`.
+    #[error(
+        "invalid {what} name {name:?}: use 1 to 64 ASCII letters, digits and '_', not starting with a digit"
+    )]
+    InvalidName {
+        /// What kind of item.
+        what: &'static str,
+        /// The rejected name.
+        name: String,
+    },
+    /// An identifier kind with `limit: 0`.
+    #[error("identifier kind {kind:?} has limit 0")]
+    ZeroLimit {
+        /// The kind.
+        kind: String,
+    },
+    /// A priority of 0 (1 is the strongest).
+    #[error("{what} {name:?} has priority 0; priorities start at 1")]
+    ZeroPriority {
+        /// What kind of item.
+        what: &'static str,
+        /// Its name.
+        name: String,
+    },
+    /// A merge strategy that does not fit the trait's type.
+    #[error("trait {name:?}: strategy {strategy} does not fit type {ty}")]
+    StrategyMismatch {
+        /// The trait.
+        name: String,
+        /// The strategy.
+        strategy: &'static str,
+        /// The trait's type.
+        ty: &'static str,
+    },
+    /// A name that refers to a source the schema does not declare.
+    #[error("{place} names unknown source {source_name:?}")]
+    UnknownSource {
+        /// Where the reference is.
+        place: String,
+        /// The unknown source.
+        source_name: String,
+    },
+    /// A name that refers to an identifier kind the schema does not declare.
+    #[error("{place} names unknown identifier kind {kind:?}")]
+    UnknownIdentifierKind {
+        /// Where the reference is.
+        place: String,
+        /// The unknown kind.
+        kind: String,
+    },
+    /// A phone region that is not an ISO 3166 alpha-2 code known to libphonenumber.
+    #[error("identifier kind {kind:?}: unknown phone region {region:?}")]
+    BadRegion {
+        /// The kind.
+        kind: String,
+        /// The rejected region.
+        region: String,
+    },
+    /// A blocked value that its kind's normalizer cannot parse, so it could never match.
+    #[error("identifier kind {kind:?}: blocked value {value:?} does not normalize")]
+    BadBlockedValue {
+        /// The kind.
+        kind: String,
+        /// The rejected value.
+        value: String,
+    },
+    /// Phone normalization was asked for, but the crate was built without feature `phone`.
+    #[error("identifier kind {kind:?} uses phone normalization: enable the `phone` feature")]
+    PhoneFeatureDisabled {
+        /// The kind.
+        kind: String,
+    },
+    /// A schema with no identifier kind can link nothing.
+    #[error("the schema declares no identifier kind")]
+    NoIdentifierKinds,
+    /// A schema with no source can accept no record.
+    #[error("the schema declares no source")]
+    NoSources,
+    /// More items of one kind than the engine addresses (65,535).
+    #[error("too many {what}: {count}")]
+    TooMany {
+        /// What kind of item.
+        what: &'static str,
+        /// How many were declared.
+        count: usize,
+    },
+}
+
+/// Why one identifier of a record was not used for linking.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum DropReason {
+    /// Empty after normalization.
+    Empty,
+    /// The kind's normalizer could not parse it (e.g. not a phone number).
+    Unparseable,
+    /// A blocked value of its kind (e.g. `test@test.com`).
+    Blocked,
+    /// Linking it would exceed the per-profile limit of this identifier kind.
+    Limit,
+    /// The same normalized identifier appears earlier in the record.
+    Repeated,
+}
+
+/// A record the engine refuses; the engine is left exactly as it was.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum IngestError {
+    /// The record names a source the schema does not declare.
+    #[error("unknown source {0:?}")]
+    UnknownSource(String),
+    /// `identifiers[index]` names an identifier kind the schema does not declare.
+    #[error("identifiers[{index}]: unknown identifier kind {kind:?}")]
+    UnknownIdentifierKind {
+        /// Position in the record's identifier list.
+        index: usize,
+        /// The unknown kind.
+        kind: String,
+    },
+    /// `traits[index]` names a trait the schema does not declare.
+    #[error("traits[{index}]: unknown trait {name:?}")]
+    UnknownTrait {
+        /// Position in the record's trait list.
+        index: usize,
+        /// The unknown name.
+        name: String,
+    },
+    /// `traits[index]` has a value of the wrong type.
+    #[error("traits[{index}] ({name}): expected {expected}, got {got}")]
+    TraitType {
+        /// Position in the record's trait list.
+        index: usize,
+        /// The trait.
+        name: String,
+        /// The schema's type.
+        expected: &'static str,
+        /// The value's type.
+        got: &'static str,
+    },
+    /// A text longer than the configured maximum.
+    #[error("{field}: {len} bytes exceeds the limit of {max}")]
+    TooLong {
+        /// The field, e.g. `traits[2]` or `identifiers[0]` or `message_id`.
+        field: String,
+        /// Its length in bytes.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A list longer than the configured maximum.
+    #[error("{field}: {len} entries exceed the limit of {max}")]
+    TooMany {
+        /// The list, e.g. `identifiers`.
+        field: String,
+        /// Its length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// No identifier of the record can link it (all empty, blocked or unparseable).
+    #[error("the record has no usable identifier ({} dropped)", dropped.len())]
+    NoUsableIdentifier {
+        /// Each identifier and why it was dropped.
+        dropped: Vec<(String, String, DropReason)>,
+    },
+    /// Applying the record would overflow a sum trait (in `currency`, or as an integer).
+    #[error("trait {name}: the sum overflows{}", currency.map(|c| format!(" in {c}")).unwrap_or_default())]
+    SumOverflow {
+        /// The trait.
+        name: String,
+        /// The currency of a money sum; `None` for an integer sum.
+        currency: Option<Currency>,
+    },
+}
+
+/// A question about the engine's state that cannot be answered.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum LookupError {
+    /// No profile ever had this id.
+    #[error("unknown profile {0}")]
+    UnknownProfile(ProfileId),
+    /// The profile was erased.
+    #[error("profile {0} was erased")]
+    Erased(ProfileId),
+    /// An identifier kind the schema does not declare.
+    #[error("unknown identifier kind {0:?}")]
+    UnknownIdentifierKind(String),
+}
+
+/// Any error of this crate.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// See [`TimeError`].
+    #[error(transparent)]
+    Time(#[from] TimeError),
+    /// See [`MoneyError`].
+    #[error(transparent)]
+    Money(#[from] MoneyError),
+    /// See [`SchemaError`].
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
+    /// See [`IngestError`].
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+    /// See [`LookupError`].
+    #[error(transparent)]
+    Lookup(#[from] LookupError),
+}

@@ -1,0 +1,136 @@
+//! The linking rule of DESIGN.md, as a pure plan over the current graph.
+//!
+//! The usable identifiers of a record, ordered by (kind priority, kind name, value), are
+//! visited in turn. Each is accepted unless the union of the identifiers of every profile
+//! reached so far (plus the one holding it), the identifiers accepted so far and itself
+//! would exceed some kind's limit; the first refusal drops it and every identifier after it.
+//! The first identifier is always accepted.
+
+use smallvec::SmallVec;
+
+use crate::identity::IdentityGraph;
+use crate::ids::{IdentId, KindId, ProfileId};
+use crate::profile::ProfileStore;
+use crate::schema::Schema;
+
+/// A normalized identifier of the record being linked.
+#[derive(Clone, Debug)]
+pub(crate) struct Candidate {
+    /// Position in the record's identifier list.
+    pub(crate) input: usize,
+    pub(crate) kind: KindId,
+    pub(crate) value: String,
+    /// Its interned id, if it was ever seen.
+    pub(crate) ident: Option<IdentId>,
+}
+
+/// What linking one record will do.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct LinkPlan {
+    /// Accepted candidates, in linking order.
+    pub(crate) accepted: Vec<Candidate>,
+    /// Candidates dropped by a limit, with the kind whose limit they would break.
+    pub(crate) limited: Vec<(Candidate, KindId)>,
+    /// Profiles reached, in the order reached, each with the accepted candidate (index into
+    /// `accepted`) that reached it.
+    pub(crate) reached: SmallVec<[(ProfileId, usize); 2]>,
+}
+
+impl LinkPlan {
+    /// The profile that survives: the lowest id reached (`None`: a new profile).
+    pub(crate) fn survivor(&self) -> Option<ProfileId> {
+        self.reached.iter().map(|&(p, _)| p).min()
+    }
+}
+
+/// Orders candidates by (kind priority, kind name, value) and removes repeats, which are
+/// returned separately.
+pub(crate) fn order_candidates(
+    schema: &Schema,
+    mut candidates: Vec<Candidate>,
+) -> (Vec<Candidate>, Vec<Candidate>) {
+    let key = |c: &Candidate| {
+        let name = schema.kind(c.kind).map_or("", |k| k.name.as_str());
+        (schema.kind_priority(c.kind), name)
+    };
+    candidates.sort_by(|a, b| {
+        key(a)
+            .cmp(&key(b))
+            .then_with(|| a.value.cmp(&b.value))
+            .then(a.input.cmp(&b.input))
+    });
+    let mut unique: Vec<Candidate> = Vec::with_capacity(candidates.len());
+    let mut repeats = Vec::new();
+    for c in candidates {
+        match unique.last() {
+            Some(last) if last.kind == c.kind && last.value == c.value => repeats.push(c),
+            _ => unique.push(c),
+        }
+    }
+    (unique, repeats)
+}
+
+/// Per-kind counts of distinct identifier values.
+type Counts = SmallVec<[u32; 8]>;
+
+fn add_profile_counts(
+    counts: &mut Counts,
+    graph: &IdentityGraph,
+    store: &ProfileStore,
+    p: ProfileId,
+) {
+    for id in store.identifiers(p) {
+        if let Some(slot) = graph.kind(*id).and_then(|k| counts.get_mut(k.index())) {
+            *slot = slot.saturating_add(1);
+        }
+    }
+}
+
+/// Plans the linking of ordered, unique candidates.
+pub(crate) fn plan(
+    schema: &Schema,
+    graph: &IdentityGraph,
+    store: &ProfileStore,
+    candidates: Vec<Candidate>,
+) -> LinkPlan {
+    let mut out = LinkPlan::default();
+    let mut counts: Counts = SmallVec::from_elem(0, schema.kind_count());
+    let mut rest = candidates.into_iter();
+    for c in rest.by_ref() {
+        let owner = c.ident.and_then(|id| graph.owner(id));
+        let mut next = counts.clone();
+        let newly_reached = match owner {
+            Some(p) if !out.reached.iter().any(|&(q, _)| q == p) => {
+                add_profile_counts(&mut next, graph, store, p);
+                Some(p)
+            }
+            Some(_) => None,
+            None => {
+                if let Some(slot) = next.get_mut(c.kind.index()) {
+                    *slot = slot.saturating_add(1);
+                }
+                None
+            }
+        };
+        let broken = next
+            .iter()
+            .enumerate()
+            .find(|&(k, &n)| n > schema.limit(KindId(u16::try_from(k).unwrap_or(u16::MAX))))
+            .map(|(k, _)| KindId(u16::try_from(k).unwrap_or(u16::MAX)));
+        match broken {
+            Some(kind) if !out.accepted.is_empty() => {
+                out.limited.push((c, kind));
+                out.limited.extend(rest.map(|c| (c, kind)));
+                break;
+            }
+            _ => {
+                counts = next;
+                if let Some(p) = newly_reached {
+                    out.reached.push((p, out.accepted.len()));
+                }
+                out.accepted.push(c);
+            }
+        }
+    }
+    out
+}

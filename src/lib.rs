@@ -1,0 +1,75 @@
+//! # audience
+//!
+//! The core of a customer data platform, in process: records from many sources are
+//! stitched into one profile per person, traits merge by per-trait strategies, and every
+//! observation keeps its source, time and record.
+//!
+//! The engine is pure and in-memory. It owns no thread, file, socket or clock: the host
+//! feeds it [`Record`]s with their timestamps, moves its clock with
+//! [`Engine::advance_time`], asks it questions and stores what it hands back. The same calls
+//! in the same order give the same state, bit for bit.
+//!
+//! ```
+//! use audience::{Engine, Record, Schema, Timestamp};
+//!
+//! let mut engine = Engine::new(Schema::retail_default());
+//! let t = Timestamp::from_secs(1_700_000_000)?;
+//! engine.ingest(
+//!     &Record::builder(t, "web")
+//!         .identifier("anonymous_id", "device-7")
+//!         .trait_value("country", "DE")
+//!         .build(),
+//! )?;
+//! let report = engine.ingest(
+//!     &Record::builder(t, "crm")
+//!         .identifier("anonymous_id", "device-7")
+//!         .identifier("email", " Ann@Example.com ")
+//!         .trait_value("first_name", "Ann")
+//!         .build(),
+//! )?;
+//! let profile = engine.profile(report.profile)?;
+//! assert_eq!(engine.find("email", "ann@example.com")?, Some(report.profile));
+//! assert_eq!(profile.value("country"), Some(&"DE".into()));
+//! # Ok::<(), audience::Error>(())
+//! ```
+//!
+//! ## Glossary
+//! - **profile**: one person, identified by a dense [`ProfileId`].
+//! - **identifier**: a `(kind, value)` pair such as `(email, ann@example.com)`, normalized
+//!   by its kind's rule; profiles that share one merge.
+//! - **trait**: a named, typed attribute of a profile (country, age, interests).
+//! - **observation**: one value of a trait seen on one record; never lost by a merge.
+//! - **record**: what the host feeds: identifiers and observations at a time from a source.
+//!
+//! See `ARCHITECTURE.md` for the design and its invariants.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod dedup;
+mod engine;
+mod error;
+mod hash;
+mod identity;
+mod ids;
+mod money;
+mod profile;
+mod record;
+mod record_log;
+pub mod schema;
+mod time;
+#[cfg(feature = "workload")]
+pub mod workload;
+
+pub use engine::{
+    DroppedIdentifier, Engine, EngineConfig, IngestReport, LoggedIdentifierView, MergeEvent,
+    RecordView,
+};
+pub use error::{DropReason, Error, IngestError, LookupError, MoneyError, SchemaError, TimeError};
+pub use ids::{EventKindId, KindId, ProfileId, RecordId, SourceId, TraitId};
+pub use money::{Currency, Money};
+pub use profile::{CurrentValue, IdentifierView, ObservationView, ProfileView, TraitView};
+pub use record::{IdentifierInput, Record, RecordBuilder, TraitInput, Value};
+pub use record_log::LinkStatus;
+pub use schema::Schema;
+pub use time::{Clock, MILLIS_PER_DAY, Timestamp, Window, days_since, is_since};

@@ -1,0 +1,289 @@
+//! Trait merge strategies: the current value of a trait as a pure function of its
+//! observations, kept incrementally and combined on profile merges.
+
+use std::cmp::Ordering;
+
+use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
+
+use crate::ids::{RecordId, SourceId, TraitId};
+use crate::money::{Currency, Money};
+use crate::record::Value;
+use crate::schema::{MergeStrategy, Schema};
+use crate::time::Timestamp;
+
+/// One observed value of a trait, with where and when it came from. Never dropped by a merge.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Observation {
+    /// The value.
+    pub(crate) value: Value,
+    /// The source it came from.
+    pub(crate) source: SourceId,
+    /// The record's time.
+    pub(crate) at: Timestamp,
+    /// The record it came from.
+    pub(crate) record: RecordId,
+}
+
+/// How one trait merges, resolved from the schema.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Rules<'a> {
+    schema: &'a Schema,
+    trait_id: TraitId,
+    strategy: &'a MergeStrategy,
+}
+
+impl<'a> Rules<'a> {
+    pub(crate) fn new(schema: &'a Schema, trait_id: TraitId) -> Option<Self> {
+        let def = schema.trait_def(trait_id)?;
+        Some(Rules {
+            schema,
+            trait_id,
+            strategy: &def.strategy,
+        })
+    }
+
+    /// `Greater` when `a` is preferred over `b`: a total order on visible content.
+    fn preference(&self, a: &Observation, b: &Observation) -> Ordering {
+        let rank = |o: &Observation| self.schema.source_rank(self.trait_id, o.source);
+        let recency = a.at.cmp(&b.at);
+        let strength = rank(b).cmp(&rank(a));
+        let value = a.value.cmp(&b.value);
+        let position = b.source.cmp(&a.source);
+        match self.strategy {
+            MergeStrategy::Oldest => recency.reverse().then(strength).then(value),
+            MergeStrategy::SourcePriority(_) => strength.then(recency).then(value),
+            MergeStrategy::Max => value.then(recency).then(strength),
+            MergeStrategy::Min => value.reverse().then(recency).then(strength),
+            _ => recency.then(strength).then(value),
+        }
+        .then(position)
+    }
+
+    fn is_sum(&self) -> bool {
+        matches!(self.strategy, MergeStrategy::Sum)
+    }
+
+    fn is_union(&self) -> bool {
+        matches!(self.strategy, MergeStrategy::Union)
+    }
+
+    /// The order that picks the "latest" observation of an aggregate (sum, union).
+    fn latest_first(&self, a: &Observation, b: &Observation) -> Ordering {
+        let rank = |o: &Observation| self.schema.source_rank(self.trait_id, o.source);
+        a.at.cmp(&b.at)
+            .then(rank(b).cmp(&rank(a)))
+            .then(a.value.cmp(&b.value))
+            .then(b.source.cmp(&a.source))
+    }
+}
+
+/// Per-currency totals, sorted by currency.
+pub(crate) type MoneyTotals = SmallVec<[Money; 1]>;
+
+/// The aggregate part of a trait's current value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Aggregate {
+    /// A picking strategy: nothing beyond the winner.
+    None,
+    /// Integer sum.
+    Int(i64),
+    /// Money sums, one per currency.
+    Money(MoneyTotals),
+    /// Set union, sorted.
+    Union(Vec<String>),
+}
+
+/// One trait of one profile: every observation and the cached current value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct TraitState {
+    pub(crate) trait_id: TraitId,
+    pub(crate) observations: Vec<Observation>,
+    /// Index of the winning observation (picking strategies) or of the latest one
+    /// (aggregates), which gives the current value's source and time.
+    pub(crate) winner: usize,
+    pub(crate) aggregate: Aggregate,
+}
+
+/// A sum trait would leave 64 bits: in `currency`, or as an integer (`None`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Overflow {
+    pub(crate) currency: Option<Currency>,
+}
+
+fn add_money(totals: &mut MoneyTotals, m: Money) -> Result<(), Overflow> {
+    match totals.binary_search_by(|t| t.currency.cmp(&m.currency)) {
+        Ok(i) => {
+            if let Some(t) = totals.get_mut(i) {
+                *t = t.checked_add(m).map_err(|_| Overflow {
+                    currency: Some(m.currency),
+                })?;
+            }
+        }
+        Err(i) => totals.insert(i, m),
+    }
+    Ok(())
+}
+
+/// Folds one value into an aggregate; errors on overflow, leaving `agg` unspecified.
+fn fold(agg: &mut Aggregate, value: &Value) -> Result<(), Overflow> {
+    match (agg, value) {
+        (Aggregate::Int(total), Value::Integer(n)) => {
+            *total = total.checked_add(*n).ok_or(Overflow { currency: None })?;
+        }
+        (Aggregate::Money(totals), Value::Money(m)) => add_money(totals, *m)?,
+        (Aggregate::Union(set), Value::TextSet(items)) => {
+            for item in items {
+                if let Err(i) = set.binary_search(item) {
+                    set.insert(i, item.clone());
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Folds an aggregate into another.
+fn fold_aggregate(agg: &mut Aggregate, other: &Aggregate) -> Result<(), Overflow> {
+    match (agg, other) {
+        (Aggregate::Int(a), Aggregate::Int(b)) => {
+            *a = a.checked_add(*b).ok_or(Overflow { currency: None })?;
+        }
+        (Aggregate::Money(a), Aggregate::Money(b)) => {
+            for m in b {
+                add_money(a, *m)?;
+            }
+        }
+        (Aggregate::Union(a), Aggregate::Union(b)) => {
+            for item in b {
+                if let Err(i) = a.binary_search(item) {
+                    a.insert(i, item.clone());
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn empty_aggregate(rules: &Rules<'_>, first: &Value) -> Aggregate {
+    if rules.is_sum() {
+        match first {
+            Value::Money(_) => Aggregate::Money(SmallVec::new()),
+            _ => Aggregate::Int(0),
+        }
+    } else if rules.is_union() {
+        Aggregate::Union(Vec::new())
+    } else {
+        Aggregate::None
+    }
+}
+
+/// Checks that folding the sums of `states` and `values` together does not overflow.
+pub(crate) fn check_sum(states: &[&TraitState], values: &[&Value]) -> Result<(), Overflow> {
+    let mut acc: Option<Aggregate> = None;
+    for state in states {
+        match acc.as_mut() {
+            None => acc = Some(state.aggregate.clone()),
+            Some(a) => fold_aggregate(a, &state.aggregate)?,
+        }
+    }
+    for value in values {
+        let a = acc.get_or_insert_with(|| match value {
+            Value::Money(_) => Aggregate::Money(SmallVec::new()),
+            _ => Aggregate::Int(0),
+        });
+        fold(a, value)?;
+    }
+    Ok(())
+}
+
+impl TraitState {
+    /// The state of one observation.
+    pub(crate) fn new(rules: &Rules<'_>, obs: Observation) -> Result<Self, Overflow> {
+        let mut aggregate = empty_aggregate(rules, &obs.value);
+        fold(&mut aggregate, &obs.value)?;
+        Ok(TraitState {
+            trait_id: rules.trait_id,
+            observations: vec![obs],
+            winner: 0,
+            aggregate,
+        })
+    }
+
+    /// The batch definition: the state recomputed from scratch over `observations`.
+    pub(crate) fn recompute(
+        rules: &Rules<'_>,
+        observations: Vec<Observation>,
+    ) -> Result<Option<Self>, Overflow> {
+        let Some(first) = observations.first() else {
+            return Ok(None);
+        };
+        let mut aggregate = empty_aggregate(rules, &first.value);
+        let mut winner = 0;
+        for (i, obs) in observations.iter().enumerate() {
+            fold(&mut aggregate, &obs.value)?;
+            if let Some(best) = observations.get(winner)
+                && rules.ordering(obs, best) == Ordering::Greater
+            {
+                winner = i;
+            }
+        }
+        Ok(Some(TraitState {
+            trait_id: rules.trait_id,
+            observations,
+            winner,
+            aggregate,
+        }))
+    }
+
+    /// Adds an observation (sums checked beforehand with [`check_sum`]).
+    pub(crate) fn add(&mut self, rules: &Rules<'_>, obs: Observation) -> Result<(), Overflow> {
+        fold(&mut self.aggregate, &obs.value)?;
+        let better = self
+            .observations
+            .get(self.winner)
+            .is_none_or(|best| rules.ordering(&obs, best) == Ordering::Greater);
+        if better {
+            self.winner = self.observations.len();
+        }
+        self.observations.push(obs);
+        Ok(())
+    }
+
+    /// Takes every observation of `other` (sums checked beforehand with [`check_sum`]).
+    pub(crate) fn absorb(&mut self, rules: &Rules<'_>, other: TraitState) -> Result<(), Overflow> {
+        fold_aggregate(&mut self.aggregate, &other.aggregate)?;
+        let offset = self.observations.len();
+        let take_other = match (
+            self.observations.get(self.winner),
+            other.observations.get(other.winner),
+        ) {
+            (Some(a), Some(b)) => rules.ordering(b, a) == Ordering::Greater,
+            (None, Some(_)) => true,
+            _ => false,
+        };
+        if take_other {
+            self.winner = offset.saturating_add(other.winner);
+        }
+        self.observations.extend(other.observations);
+        Ok(())
+    }
+
+    /// The observation that gives the current value (or its source and time).
+    pub(crate) fn winner(&self) -> Option<&Observation> {
+        self.observations.get(self.winner)
+    }
+}
+
+impl Rules<'_> {
+    /// The order that picks `winner`: the strategy's preference, or "latest" for aggregates.
+    fn ordering(&self, a: &Observation, b: &Observation) -> Ordering {
+        if self.is_sum() || self.is_union() {
+            self.latest_first(a, b)
+        } else {
+            self.preference(a, b)
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! Profiles: the store of live and retired profiles, and trait merge strategies.
+
+pub(crate) mod merge;
+mod store;
+pub(crate) mod view;
+
+pub(crate) use store::{Profile, ProfileStore, Slot};
+pub use view::ObservationView;
+pub use view::{CurrentValue, IdentifierView, ProfileView, TraitView};

@@ -1,0 +1,220 @@
+//! The profile store: one slot per [`ProfileId`], live or retired by a merge.
+
+use smallvec::SmallVec;
+
+use crate::ids::{IdentId, ProfileId, RecordId, TraitId};
+use crate::profile::merge::{Observation, Overflow, Rules, TraitState, check_sum};
+use crate::record::Value;
+use crate::schema::{MergeStrategy, Schema};
+
+/// One live profile: its identifiers, its records, and its traits.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Profile {
+    /// Linked identifiers, in the order they were linked.
+    pub(crate) identifiers: SmallVec<[IdentId; 4]>,
+    /// Every record attached to it (in no particular order after merges).
+    pub(crate) records: Vec<RecordId>,
+    /// Traits, sorted by id.
+    pub(crate) traits: Vec<TraitState>,
+}
+
+impl Profile {
+    /// The state of a trait.
+    pub(crate) fn trait_state(&self, id: TraitId) -> Option<&TraitState> {
+        self.traits
+            .binary_search_by(|t| t.trait_id.cmp(&id))
+            .ok()
+            .and_then(|i| self.traits.get(i))
+    }
+
+    /// Adds an observation (sums checked beforehand).
+    pub(crate) fn observe(
+        &mut self,
+        rules: &Rules<'_>,
+        id: TraitId,
+        obs: Observation,
+    ) -> Result<(), Overflow> {
+        match self.traits.binary_search_by(|t| t.trait_id.cmp(&id)) {
+            Ok(i) => match self.traits.get_mut(i) {
+                Some(state) => state.add(rules, obs),
+                None => Ok(()),
+            },
+            Err(i) => {
+                self.traits.insert(i, TraitState::new(rules, obs)?);
+                Ok(())
+            }
+        }
+    }
+
+    /// Takes everything `other` holds. Traits merge by their strategies.
+    pub(crate) fn absorb(&mut self, schema: &Schema, other: Profile) -> Result<(), Overflow> {
+        self.identifiers.extend(other.identifiers);
+        self.records.extend(other.records);
+        for state in other.traits {
+            match self
+                .traits
+                .binary_search_by(|t| t.trait_id.cmp(&state.trait_id))
+            {
+                Ok(i) => {
+                    if let (Some(mine), Some(rules)) =
+                        (self.traits.get_mut(i), Rules::new(schema, state.trait_id))
+                    {
+                        mine.absorb(&rules, state)?;
+                    }
+                }
+                Err(i) => self.traits.insert(i, state),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A profile id's slot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Slot {
+    Live(Profile),
+    /// Merged into another profile.
+    Retired(ProfileId),
+}
+
+/// All profiles, by id.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ProfileStore {
+    slots: Vec<Slot>,
+    live: usize,
+}
+
+impl ProfileStore {
+    /// A new empty profile.
+    pub(crate) fn create(&mut self) -> ProfileId {
+        let id = ProfileId(u32::try_from(self.slots.len()).unwrap_or(u32::MAX));
+        self.slots.push(Slot::Live(Profile::default()));
+        self.live = self.live.saturating_add(1);
+        id
+    }
+
+    /// The slot of `id`.
+    pub(crate) fn slot(&self, id: ProfileId) -> Option<&Slot> {
+        self.slots.get(id.index())
+    }
+
+    /// A live profile.
+    pub(crate) fn get(&self, id: ProfileId) -> Option<&Profile> {
+        match self.slots.get(id.index()) {
+            Some(Slot::Live(p)) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// A live profile, mutably.
+    pub(crate) fn get_mut(&mut self, id: ProfileId) -> Option<&mut Profile> {
+        match self.slots.get_mut(id.index()) {
+            Some(Slot::Live(p)) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// The identifiers of a live profile (empty otherwise).
+    pub(crate) fn identifiers(&self, id: ProfileId) -> &[IdentId] {
+        self.get(id).map_or(&[], |p| &p.identifiers)
+    }
+
+    /// Follows retired ids to the live profile (`None` for an unknown id).
+    pub(crate) fn resolve(&self, mut id: ProfileId) -> Option<ProfileId> {
+        // Each hop goes to a strictly lower id, so the walk ends within `slots.len()` hops.
+        for _ in 0..=self.slots.len() {
+            match self.slots.get(id.index())? {
+                Slot::Live(_) => return Some(id),
+                Slot::Retired(into) => id = *into,
+            }
+        }
+        None
+    }
+
+    /// Retires `id` into `into`, returning what it held.
+    pub(crate) fn retire(&mut self, id: ProfileId, into: ProfileId) -> Option<Profile> {
+        let slot = self.slots.get_mut(id.index())?;
+        match std::mem::replace(slot, Slot::Retired(into)) {
+            Slot::Live(p) => {
+                self.live = self.live.saturating_sub(1);
+                Some(p)
+            }
+            other => {
+                *slot = other;
+                None
+            }
+        }
+    }
+
+    /// Number of live profiles.
+    pub(crate) fn live_count(&self) -> usize {
+        self.live
+    }
+
+    /// Number of ids ever handed out.
+    pub(crate) fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Live profiles in id order.
+    pub(crate) fn iter_live(&self) -> impl Iterator<Item = (ProfileId, &Profile)> {
+        self.slots.iter().enumerate().filter_map(|(i, s)| match s {
+            Slot::Live(p) => Some((ProfileId(u32::try_from(i).unwrap_or(u32::MAX)), p)),
+            Slot::Retired(_) => None,
+        })
+    }
+
+    /// Checks that merging `others` into `survivor` and adding `values` overflows no sum.
+    pub(crate) fn check_sums(
+        &self,
+        schema: &Schema,
+        survivor: Option<ProfileId>,
+        others: &[ProfileId],
+        values: &[(TraitId, &Value)],
+    ) -> Result<(), (TraitId, Overflow)> {
+        let is_sum = |id: TraitId| {
+            schema
+                .trait_def(id)
+                .is_some_and(|d| d.strategy == MergeStrategy::Sum)
+        };
+        let profiles: SmallVec<[&Profile; 4]> = survivor
+            .iter()
+            .chain(others)
+            .filter_map(|p| self.get(*p))
+            .collect();
+        let mut touched: SmallVec<[TraitId; 4]> = values.iter().map(|(t, _)| *t).collect();
+        for p in &profiles {
+            touched.extend(p.traits.iter().map(|t| t.trait_id));
+        }
+        touched.retain(|t| is_sum(*t));
+        touched.sort_unstable();
+        touched.dedup();
+        for id in touched {
+            let states: SmallVec<[&TraitState; 4]> =
+                profiles.iter().filter_map(|p| p.trait_state(id)).collect();
+            let new: SmallVec<[&Value; 2]> = values
+                .iter()
+                .filter(|(t, _)| *t == id)
+                .map(|(_, v)| *v)
+                .collect();
+            check_sum(&states, &new).map_err(|e| (id, e))?;
+        }
+        Ok(())
+    }
+
+    /// Estimated heap bytes.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let mut bytes = self.slots.capacity() * std::mem::size_of::<Slot>();
+        for (_, p) in self.iter_live() {
+            if p.identifiers.spilled() {
+                bytes += p.identifiers.capacity() * std::mem::size_of::<IdentId>();
+            }
+            bytes += p.records.capacity() * std::mem::size_of::<RecordId>();
+            bytes += p.traits.capacity() * std::mem::size_of::<TraitState>();
+            for t in &p.traits {
+                bytes += t.observations.capacity() * std::mem::size_of::<Observation>();
+            }
+        }
+        bytes
+    }
+}

@@ -1,0 +1,4 @@
+//! Deterministic synthetic workloads of `shared/bench`, generated bit for bit from a seed.
+
+pub mod identity;
+pub mod splitmix;
