@@ -38,6 +38,81 @@ pub(crate) struct LoggedRecord {
     pub(crate) identifiers: SmallVec<[LoggedIdentifier; 3]>,
     /// The profile it attached to when it arrived (follow retired ids to the live one).
     pub(crate) profile: ProfileId,
+    /// The next record of the same profile ([`NO_RECORD`] at the end of its list).
+    pub(crate) next: u64,
+}
+
+/// End of a profile's record list.
+pub(crate) const NO_RECORD: u64 = u64::MAX;
+
+/// A profile's records, as a list threaded through the log: adding a record writes only
+/// the new log entry and the profile, and a merge joins two lists in O(1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RecordList {
+    head: u64,
+    tail: u64,
+    len: u32,
+}
+
+impl Default for RecordList {
+    fn default() -> Self {
+        RecordList {
+            head: NO_RECORD,
+            tail: NO_RECORD,
+            len: 0,
+        }
+    }
+}
+
+impl RecordList {
+    /// Number of records.
+    pub(crate) fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// Puts `id` (already in the log) at the front.
+    pub(crate) fn prepend(&mut self, log: &mut RecordLog, id: RecordId) {
+        if let Some(r) = log.get_mut(id) {
+            r.next = self.head;
+        }
+        if self.tail == NO_RECORD {
+            self.tail = id.0;
+        }
+        self.head = id.0;
+        self.len = self.len.saturating_add(1);
+    }
+
+    /// Moves every record of `other` into this list.
+    pub(crate) fn join(&mut self, log: &mut RecordLog, other: RecordList) {
+        if other.head == NO_RECORD {
+            return;
+        }
+        if let Some(r) = log.get_mut(RecordId(other.tail)) {
+            r.next = self.head;
+        }
+        if self.tail == NO_RECORD {
+            self.tail = other.tail;
+        }
+        self.head = other.head;
+        self.len = self.len.saturating_add(other.len);
+    }
+
+    /// The records, newest-linked first (at most `len` steps, whatever the log holds).
+    pub(crate) fn iter<'a>(&self, log: &'a RecordLog) -> impl Iterator<Item = RecordId> + 'a {
+        let mut at = self.head;
+        (0..self.len).map_while(move |_| {
+            let id = RecordId(at);
+            at = log.get(id)?.next;
+            Some(id)
+        })
+    }
+
+    /// The records, ascending.
+    pub(crate) fn sorted(&self, log: &RecordLog) -> Vec<RecordId> {
+        let mut ids: Vec<RecordId> = self.iter(log).collect();
+        ids.sort_unstable();
+        ids
+    }
 }
 
 /// All accepted records, by id.
@@ -62,6 +137,13 @@ impl RecordLog {
     /// A record by id.
     pub(crate) fn get(&self, id: RecordId) -> Option<&LoggedRecord> {
         usize::try_from(id.0).ok().and_then(|i| self.records.get(i))
+    }
+
+    /// A record by id, mutably.
+    pub(crate) fn get_mut(&mut self, id: RecordId) -> Option<&mut LoggedRecord> {
+        usize::try_from(id.0)
+            .ok()
+            .and_then(|i| self.records.get_mut(i))
     }
 
     /// Number of records.

@@ -36,11 +36,10 @@ impl Engine {
         let mut linked = 0usize;
         for (id, p) in self.profiles.iter_live() {
             let mut per_kind = vec![0u32; self.schema.kind_count()];
-            for ident in &p.identifiers {
-                if self.graph.owner(*ident) != Some(id) {
+            for &(kind, ident) in &p.identifiers {
+                if self.graph.owner(ident) != Some(id) || self.graph.kind(ident) != Some(kind) {
                     return Err(format!("{id} lists {ident:?}, which it does not own"));
                 }
-                let kind = self.graph.kind(*ident).ok_or("identifier without entry")?;
                 if let Some(n) = per_kind.get_mut(kind.index()) {
                     *n += 1;
                 }
@@ -55,7 +54,11 @@ impl Engine {
             }
             linked += p.identifiers.len();
         }
-        let owned = self.graph.iter().filter(|(_, e)| e.owner.is_some()).count();
+        let owned = self
+            .graph
+            .iter()
+            .filter(|(id, _)| self.graph.owner(*id).is_some())
+            .count();
         if owned != linked {
             return Err(format!(
                 "{owned} identifiers have owners, {linked} are listed"
@@ -75,7 +78,10 @@ impl Engine {
     fn check_records(&self) -> Result<(), String> {
         let mut owner_of = vec![None; self.log.len()];
         for (id, p) in self.profiles.iter_live() {
-            for r in &p.records {
+            if p.records.iter(&self.log).count() != p.records.len() {
+                return Err(format!("{id}: record list is shorter than its length"));
+            }
+            for r in p.records.iter(&self.log) {
                 let slot = usize::try_from(r.0)
                     .ok()
                     .and_then(|i| owner_of.get_mut(i))
@@ -103,7 +109,7 @@ impl Engine {
     fn check_traits(&self) -> Result<(), String> {
         for (id, p) in self.profiles.iter_live() {
             let mut records = fast_map::<RecordId, ()>();
-            records.extend(p.records.iter().map(|r| (*r, ())));
+            records.extend(p.records.iter(&self.log).map(|r| (r, ())));
             for w in p.traits.windows(2) {
                 if let [a, b] = w
                     && a.trait_id >= b.trait_id

@@ -9,7 +9,7 @@ use crate::identity::link::{self, Candidate, LinkPlan};
 use crate::ids::{KindId, ProfileId, SourceId, TraitId};
 use crate::profile::merge::{Observation, Rules};
 use crate::record::{Record, Value};
-use crate::record_log::{LinkStatus, LoggedIdentifier, LoggedRecord};
+use crate::record_log::{LinkStatus, LoggedIdentifier, LoggedRecord, NO_RECORD};
 
 /// A record that passed validation, with names resolved to ids.
 struct Checked<'r> {
@@ -31,6 +31,8 @@ struct Unused {
 /// Everything ingest will do, computed without changing the engine.
 struct Plan<'r> {
     checked: Checked<'r>,
+    /// Normalized candidate values, back to back.
+    text: String,
     link: LinkPlan,
     unused: Vec<Unused>,
 }
@@ -176,6 +178,9 @@ impl Engine {
     fn plan<'r>(&self, checked: Checked<'r>) -> Result<Plan<'r>, IngestError> {
         let mut candidates = Vec::with_capacity(checked.kinds.len());
         let mut unused = Vec::new();
+        let capacity = checked.record.identifiers.iter().map(|i| i.value.len()).sum();
+        let mut text = String::with_capacity(capacity);
+        let mut value = String::new();
         for (input, (ident, &kind)) in checked
             .record
             .identifiers
@@ -183,22 +188,26 @@ impl Engine {
             .zip(&checked.kinds)
             .enumerate()
         {
-            let mut value = String::with_capacity(ident.value.len());
             match self.schema.normalize_into(kind, &ident.value, &mut value) {
                 Ok(()) => {
-                    let interned = self.graph.lookup(kind, &value);
+                    let start = text.len();
+                    text.push_str(&value);
+                    let found = self.graph.lookup_owned(kind, &value);
                     candidates.push(Candidate {
                         input,
                         kind,
-                        value,
-                        ident: interned,
+                        span: start..text.len(),
+                        ident: found.map(|(id, _)| id),
+                        owner: found.and_then(|(_, owner)| owner),
                     });
                 }
                 Err(reason) => {
                     // Blocked values are logged normalized; others as the source spelled them.
-                    if reason != DropReason::Blocked {
-                        value = ident.value.clone();
-                    }
+                    let value = if reason == DropReason::Blocked {
+                        value.clone()
+                    } else {
+                        ident.value.clone()
+                    };
                     unused.push(Unused {
                         input,
                         kind,
@@ -217,19 +226,19 @@ impl Engine {
                     .collect(),
             });
         }
-        let (ordered, repeats) = link::order_candidates(&self.schema, candidates);
+        let (ordered, repeats) = link::order_candidates(&self.schema, &text, candidates);
         unused.extend(repeats.into_iter().map(|c| Unused {
             input: c.input,
             kind: c.kind,
-            value: c.value,
+            value: c.value(&text).to_string(),
             reason: DropReason::Repeated,
             limit_kind: None,
         }));
-        let link = link::plan(&self.schema, &self.graph, &self.profiles, ordered);
+        let link = link::plan(&self.schema, &self.profiles, ordered);
         unused.extend(link.limited.iter().map(|(c, k)| Unused {
             input: c.input,
             kind: c.kind,
-            value: c.value.clone(),
+            value: c.value(&text).to_string(),
             reason: DropReason::Limit,
             limit_kind: Some(*k),
         }));
@@ -256,6 +265,7 @@ impl Engine {
         }
         Ok(Plan {
             checked,
+            text,
             link,
             unused,
         })
@@ -271,6 +281,7 @@ impl Engine {
     fn apply(&mut self, plan: Plan<'_>) -> IngestReport {
         let Plan {
             checked,
+            text,
             link,
             unused,
         } = plan;
@@ -293,7 +304,7 @@ impl Engine {
         for c in &link.accepted {
             let id = c
                 .ident
-                .unwrap_or_else(|| self.graph.intern(c.kind, &c.value, rid));
+                .unwrap_or_else(|| self.graph.intern(c.kind, c.value(&text), rid));
             accepted_ids.push(id);
             logged.push((
                 c.input,
@@ -325,16 +336,24 @@ impl Engine {
                 });
             }
         }
-        for &id in &accepted_ids {
-            if self.graph.owner(id).is_none() {
+        for (&id, c) in accepted_ids.iter().zip(&link.accepted) {
+            if c.owner.is_none() {
                 self.graph.set_owner(id, Some(survivor));
                 if let Some(p) = self.profiles.get_mut(survivor) {
-                    p.identifiers.push(id);
+                    p.identifiers.push((c.kind, id));
                 }
             }
         }
+        self.log.push(LoggedRecord {
+            at: record.timestamp,
+            source: checked.source,
+            message_id: record.message_id.as_deref().map(Into::into),
+            identifiers: logged.into_iter().map(|(_, l)| l).collect(),
+            profile: survivor,
+            next: NO_RECORD,
+        });
         if let Some(profile) = self.profiles.get_mut(survivor) {
-            profile.records.push(rid);
+            profile.records.prepend(&mut self.log, rid);
             for (trait_id, value) in checked.traits {
                 if let Some(rules) = Rules::new(&self.schema, trait_id) {
                     let obs = Observation {
@@ -348,13 +367,6 @@ impl Engine {
                 }
             }
         }
-        self.log.push(LoggedRecord {
-            at: record.timestamp,
-            source: checked.source,
-            message_id: record.message_id.as_deref().map(Into::into),
-            identifiers: logged.into_iter().map(|(_, l)| l).collect(),
-            profile: survivor,
-        });
         if let Some(m) = &record.message_id {
             self.dedup.insert(m, record.timestamp, rid);
         }
@@ -382,12 +394,12 @@ impl Engine {
         let Some(taken) = self.profiles.retire(retired, survivor) else {
             return;
         };
-        for &id in &taken.identifiers {
+        for &(_, id) in &taken.identifiers {
             self.graph.set_owner(id, Some(survivor));
         }
         if let Some(target) = self.profiles.get_mut(survivor) {
             // Sums were checked in `plan`; an overflow here cannot happen.
-            let _ = target.absorb(&self.schema, taken);
+            let _ = target.absorb(&self.schema, &mut self.log, taken);
         }
     }
 }

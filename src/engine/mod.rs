@@ -156,6 +156,7 @@ impl Engine {
         Ok(crate::profile::view::view(
             &self.schema,
             &self.graph,
+            &self.log,
             live,
             profile,
         ))
@@ -180,8 +181,8 @@ impl Engine {
         }
         Ok(self
             .graph
-            .lookup(kind_id, &normalized)
-            .and_then(|id| self.graph.owner(id)))
+            .lookup_owned(kind_id, &normalized)
+            .and_then(|(_, owner)| owner))
     }
 
     /// What the record log holds about record `id`.

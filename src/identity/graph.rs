@@ -1,5 +1,10 @@
 //! The identity graph: every normalized identifier ever seen, interned, with the profile
 //! that holds it.
+//!
+//! Lookups are the hot path of ingest, so the hash table's buckets carry the key itself
+//! (kind and, up to 29 bytes, the value) and the owner: a hit costs the control bytes and
+//! one bucket, never a second random access. Longer values are compared through the
+//! entry list.
 
 use std::hash::BuildHasher;
 
@@ -8,50 +13,123 @@ use hashbrown::HashTable;
 use crate::hash::FixedState;
 use crate::ids::{IdentId, KindId, ProfileId, RecordId};
 
+const INLINE: usize = 29;
+const SPILLED: u8 = u8::MAX;
+const NO_OWNER: u32 = u32::MAX;
+
 /// One interned identifier.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct IdentEntry {
     pub(crate) kind: KindId,
     /// The normalized value (or the raw value, for one that did not normalize).
     pub(crate) value: Box<str>,
-    /// The live profile it links to; `None` for values never linked (blocked, dropped).
-    pub(crate) owner: Option<ProfileId>,
     /// The first record that carried it.
     pub(crate) first_record: RecordId,
+}
+
+/// A hash-table bucket: id, owner and the key, inline when short.
+#[derive(Clone, Copy, Debug)]
+struct Bucket {
+    id: IdentId,
+    owner: u32,
+    kind: KindId,
+    /// Length of the inline value, or [`SPILLED`] when only the entry holds it.
+    len: u8,
+    inline: [u8; INLINE],
+}
+
+impl Bucket {
+    fn new(id: IdentId, kind: KindId, value: &str) -> Self {
+        let mut inline = [0u8; INLINE];
+        let len = match inline.get_mut(..value.len()) {
+            Some(dst) => {
+                dst.copy_from_slice(value.as_bytes());
+                u8::try_from(value.len()).unwrap_or(SPILLED)
+            }
+            None => SPILLED,
+        };
+        Bucket {
+            id,
+            owner: NO_OWNER,
+            kind,
+            len,
+            inline,
+        }
+    }
+
+    fn inline_value(&self) -> Option<&[u8]> {
+        if self.len == SPILLED {
+            None
+        } else {
+            self.inline.get(..usize::from(self.len))
+        }
+    }
+
+    fn owner(&self) -> Option<ProfileId> {
+        (self.owner != NO_OWNER).then_some(ProfileId(self.owner))
+    }
 }
 
 /// Interned identifiers and their owners.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct IdentityGraph {
-    table: HashTable<IdentId>,
+    table: HashTable<Bucket>,
     entries: Vec<IdentEntry>,
     hasher: FixedState,
 }
 
 impl PartialEq for IdentityGraph {
     fn eq(&self, other: &Self) -> bool {
-        // The table is a pure function of the entries.
         self.entries == other.entries
+            && self
+                .iter()
+                .zip(other.iter())
+                .all(|((a, _), (b, _))| self.owner(a) == other.owner(b))
     }
 }
 
 impl Eq for IdentityGraph {}
 
-fn hash_of(hasher: &FixedState, kind: KindId, value: &str) -> u64 {
+fn hash_of(hasher: &FixedState, kind: KindId, value: &[u8]) -> u64 {
     hasher.hash_one((kind.0, value))
 }
 
 impl IdentityGraph {
+    fn find(&self, kind: KindId, value: &str) -> Option<&Bucket> {
+        let hash = hash_of(&self.hasher, kind, value.as_bytes());
+        self.table.find(hash, |b| {
+            b.kind == kind
+                && match b.inline_value() {
+                    Some(v) => v == value.as_bytes(),
+                    None => {
+                        value.len() > INLINE
+                            && self
+                                .entries
+                                .get(b.id.index())
+                                .is_some_and(|e| &*e.value == value)
+                    }
+                }
+        })
+    }
+
+    fn find_mut(&mut self, id: IdentId) -> Option<&mut Bucket> {
+        let entry = self.entries.get(id.index())?;
+        let hash = hash_of(&self.hasher, entry.kind, entry.value.as_bytes());
+        self.table.find_mut(hash, |b| b.id == id)
+    }
+
+    /// The id of `(kind, value)` and its owner, if it was ever interned.
+    pub(crate) fn lookup_owned(
+        &self,
+        kind: KindId,
+        value: &str,
+    ) -> Option<(IdentId, Option<ProfileId>)> {
+        self.find(kind, value).map(|b| (b.id, b.owner()))
+    }
+
     /// The id of `(kind, value)`, if it was ever interned.
     pub(crate) fn lookup(&self, kind: KindId, value: &str) -> Option<IdentId> {
-        let hash = hash_of(&self.hasher, kind, value);
-        self.table
-            .find(hash, |id| {
-                self.entries
-                    .get(id.index())
-                    .is_some_and(|e| e.kind == kind && &*e.value == value)
-            })
-            .copied()
+        self.find(kind, value).map(|b| b.id)
     }
 
     /// Interns `(kind, value)` first carried by `record`; returns the existing id if any.
@@ -64,7 +142,6 @@ impl IdentityGraph {
         self.entries.push(IdentEntry {
             kind,
             value: value.into(),
-            owner: None,
             first_record: record,
         });
         let Self {
@@ -72,11 +149,12 @@ impl IdentityGraph {
             entries,
             hasher,
         } = self;
-        let hash = hash_of(hasher, kind, value);
-        table.insert_unique(hash, id, |i| {
-            entries
-                .get(i.index())
-                .map_or(0, |e| hash_of(hasher, e.kind, &e.value))
+        let hash = hash_of(hasher, kind, value.as_bytes());
+        table.insert_unique(hash, Bucket::new(id, kind, value), |b| match b.inline_value() {
+            Some(v) => hash_of(hasher, b.kind, v),
+            None => entries
+                .get(b.id.index())
+                .map_or(0, |e| hash_of(hasher, e.kind, e.value.as_bytes())),
         });
         id
     }
@@ -88,7 +166,9 @@ impl IdentityGraph {
 
     /// The profile that holds `id`.
     pub(crate) fn owner(&self, id: IdentId) -> Option<ProfileId> {
-        self.entries.get(id.index()).and_then(|e| e.owner)
+        let entry = self.entries.get(id.index())?;
+        let hash = hash_of(&self.hasher, entry.kind, entry.value.as_bytes());
+        self.table.find(hash, |b| b.id == id)?.owner()
     }
 
     /// The kind of `id`.
@@ -98,8 +178,8 @@ impl IdentityGraph {
 
     /// Links `id` to `owner` (or unlinks it with `None`).
     pub(crate) fn set_owner(&mut self, id: IdentId, owner: Option<ProfileId>) {
-        if let Some(e) = self.entries.get_mut(id.index()) {
-            e.owner = owner;
+        if let Some(b) = self.find_mut(id) {
+            b.owner = owner.map_or(NO_OWNER, |p| p.0);
         }
     }
 
@@ -120,11 +200,11 @@ impl IdentityGraph {
     pub(crate) fn heap_bytes(&self) -> usize {
         let strings: usize = self.entries.iter().map(|e| e.value.len()).sum();
         self.entries.capacity() * std::mem::size_of::<IdentEntry>()
-            + self.table.capacity() * (std::mem::size_of::<IdentId>() + 1)
+            + self.table.capacity() * (std::mem::size_of::<Bucket>() + 1)
             + strings
     }
 
-    /// Checks that the table finds every entry under its own id.
+    /// Checks that the table finds every entry under its own value.
     pub(crate) fn internal_validate(&self) -> Result<(), String> {
         if self.table.len() != self.entries.len() {
             return Err("identity table and entries differ in size".into());
@@ -159,5 +239,25 @@ mod tests {
         }
         g.internal_validate().unwrap();
         assert_eq!(g.len(), 10_002);
+    }
+
+    #[test]
+    fn long_values_spill_and_owners_stick() {
+        let mut g = IdentityGraph::default();
+        let long = "a-very-long-identifier-value-that-does-not-fit-inline";
+        let id = g.intern(KindId(0), long, RecordId(0));
+        let short = g.intern(KindId(0), &long[..29], RecordId(1));
+        assert_ne!(id, short);
+        assert_eq!(g.lookup(KindId(0), long), Some(id));
+        assert_eq!(g.lookup(KindId(0), &long[..30]), None);
+        g.set_owner(id, Some(ProfileId(7)));
+        assert_eq!(g.owner(id), Some(ProfileId(7)));
+        assert_eq!(g.lookup_owned(KindId(0), long), Some((id, Some(ProfileId(7)))));
+        assert_eq!(g.owner(short), None);
+        for i in 0..5_000 {
+            g.intern(KindId(1), &format!("{long}{i}"), RecordId(i));
+        }
+        g.internal_validate().unwrap();
+        assert_eq!(g.owner(id), Some(ProfileId(7)), "owners survive rehashing");
     }
 }

@@ -8,7 +8,6 @@
 
 use smallvec::SmallVec;
 
-use crate::identity::IdentityGraph;
 use crate::ids::{IdentId, KindId, ProfileId};
 use crate::profile::ProfileStore;
 use crate::schema::Schema;
@@ -19,9 +18,19 @@ pub(crate) struct Candidate {
     /// Position in the record's identifier list.
     pub(crate) input: usize,
     pub(crate) kind: KindId,
-    pub(crate) value: String,
+    /// The normalized value: a byte range of the record's candidate text.
+    pub(crate) span: std::ops::Range<usize>,
     /// Its interned id, if it was ever seen.
     pub(crate) ident: Option<IdentId>,
+    /// The profile that holds it.
+    pub(crate) owner: Option<ProfileId>,
+}
+
+impl Candidate {
+    /// The normalized value within `text`.
+    pub(crate) fn value<'t>(&self, text: &'t str) -> &'t str {
+        text.get(self.span.clone()).unwrap_or_default()
+    }
 }
 
 /// What linking one record will do.
@@ -47,23 +56,23 @@ impl LinkPlan {
 /// returned separately.
 pub(crate) fn order_candidates(
     schema: &Schema,
+    text: &str,
     mut candidates: Vec<Candidate>,
 ) -> (Vec<Candidate>, Vec<Candidate>) {
-    let key = |c: &Candidate| {
-        let name = schema.kind(c.kind).map_or("", |k| k.name.as_str());
-        (schema.kind_priority(c.kind), name)
-    };
     candidates.sort_by(|a, b| {
-        key(a)
-            .cmp(&key(b))
-            .then_with(|| a.value.cmp(&b.value))
+        schema
+            .kind_rank(a.kind)
+            .cmp(&schema.kind_rank(b.kind))
+            .then_with(|| a.value(text).cmp(b.value(text)))
             .then(a.input.cmp(&b.input))
     });
     let mut unique: Vec<Candidate> = Vec::with_capacity(candidates.len());
     let mut repeats = Vec::new();
     for c in candidates {
         match unique.last() {
-            Some(last) if last.kind == c.kind && last.value == c.value => repeats.push(c),
+            Some(last) if last.kind == c.kind && last.value(text) == c.value(text) => {
+                repeats.push(c)
+            }
             _ => unique.push(c),
         }
     }
@@ -73,14 +82,9 @@ pub(crate) fn order_candidates(
 /// Per-kind counts of distinct identifier values.
 type Counts = SmallVec<[u32; 8]>;
 
-fn add_profile_counts(
-    counts: &mut Counts,
-    graph: &IdentityGraph,
-    store: &ProfileStore,
-    p: ProfileId,
-) {
-    for id in store.identifiers(p) {
-        if let Some(slot) = graph.kind(*id).and_then(|k| counts.get_mut(k.index())) {
+fn add_profile_counts(counts: &mut Counts, store: &ProfileStore, p: ProfileId) {
+    for (kind, _) in store.identifiers(p) {
+        if let Some(slot) = counts.get_mut(kind.index()) {
             *slot = slot.saturating_add(1);
         }
     }
@@ -89,7 +93,6 @@ fn add_profile_counts(
 /// Plans the linking of ordered, unique candidates.
 pub(crate) fn plan(
     schema: &Schema,
-    graph: &IdentityGraph,
     store: &ProfileStore,
     candidates: Vec<Candidate>,
 ) -> LinkPlan {
@@ -97,11 +100,11 @@ pub(crate) fn plan(
     let mut counts: Counts = SmallVec::from_elem(0, schema.kind_count());
     let mut rest = candidates.into_iter();
     for c in rest.by_ref() {
-        let owner = c.ident.and_then(|id| graph.owner(id));
+        let owner = c.owner;
         let mut next = counts.clone();
         let newly_reached = match owner {
             Some(p) if !out.reached.iter().any(|&(q, _)| q == p) => {
-                add_profile_counts(&mut next, graph, store, p);
+                add_profile_counts(&mut next, store, p);
                 Some(p)
             }
             Some(_) => None,
@@ -114,9 +117,9 @@ pub(crate) fn plan(
         };
         let broken = next
             .iter()
-            .enumerate()
-            .find(|&(k, &n)| n > schema.limit(KindId(u16::try_from(k).unwrap_or(u16::MAX))))
-            .map(|(k, _)| KindId(u16::try_from(k).unwrap_or(u16::MAX)));
+            .zip(schema.limits())
+            .position(|(n, limit)| n > limit)
+            .map(|k| KindId(u16::try_from(k).unwrap_or(u16::MAX)));
         match broken {
             Some(kind) if !out.accepted.is_empty() => {
                 out.limited.push((c, kind));

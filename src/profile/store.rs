@@ -2,18 +2,19 @@
 
 use smallvec::SmallVec;
 
-use crate::ids::{IdentId, ProfileId, RecordId, TraitId};
+use crate::ids::{IdentId, KindId, ProfileId, TraitId};
 use crate::profile::merge::{Observation, Overflow, Rules, TraitState, check_sum};
 use crate::record::Value;
+use crate::record_log::{RecordList, RecordLog};
 use crate::schema::{MergeStrategy, Schema};
 
 /// One live profile: its identifiers, its records, and its traits.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Profile {
-    /// Linked identifiers, in the order they were linked.
-    pub(crate) identifiers: SmallVec<[IdentId; 4]>,
-    /// Every record attached to it (in no particular order after merges).
-    pub(crate) records: Vec<RecordId>,
+    /// Linked identifiers with their kinds (so limits are checked without the graph).
+    pub(crate) identifiers: SmallVec<[(KindId, IdentId); 4]>,
+    /// Every record attached to it, threaded through the record log.
+    pub(crate) records: RecordList,
     /// Traits, sorted by id.
     pub(crate) traits: Vec<TraitState>,
 }
@@ -47,9 +48,14 @@ impl Profile {
     }
 
     /// Takes everything `other` holds. Traits merge by their strategies.
-    pub(crate) fn absorb(&mut self, schema: &Schema, other: Profile) -> Result<(), Overflow> {
+    pub(crate) fn absorb(
+        &mut self,
+        schema: &Schema,
+        log: &mut RecordLog,
+        other: Profile,
+    ) -> Result<(), Overflow> {
         self.identifiers.extend(other.identifiers);
-        self.records.extend(other.records);
+        self.records.join(log, other.records);
         for state in other.traits {
             match self
                 .traits
@@ -115,7 +121,7 @@ impl ProfileStore {
     }
 
     /// The identifiers of a live profile (empty otherwise).
-    pub(crate) fn identifiers(&self, id: ProfileId) -> &[IdentId] {
+    pub(crate) fn identifiers(&self, id: ProfileId) -> &[(KindId, IdentId)] {
         self.get(id).map_or(&[], |p| &p.identifiers)
     }
 
@@ -172,6 +178,9 @@ impl ProfileStore {
         others: &[ProfileId],
         values: &[(TraitId, &Value)],
     ) -> Result<(), (TraitId, Overflow)> {
+        if others.is_empty() && values.is_empty() {
+            return Ok(());
+        }
         let is_sum = |id: TraitId| {
             schema
                 .trait_def(id)
@@ -207,9 +216,8 @@ impl ProfileStore {
         let mut bytes = self.slots.capacity() * std::mem::size_of::<Slot>();
         for (_, p) in self.iter_live() {
             if p.identifiers.spilled() {
-                bytes += p.identifiers.capacity() * std::mem::size_of::<IdentId>();
+                bytes += p.identifiers.capacity() * std::mem::size_of::<(KindId, IdentId)>();
             }
-            bytes += p.records.capacity() * std::mem::size_of::<RecordId>();
             bytes += p.traits.capacity() * std::mem::size_of::<TraitState>();
             for t in &p.traits {
                 bytes += t.observations.capacity() * std::mem::size_of::<Observation>();

@@ -8,6 +8,7 @@ use crate::money::Money;
 use crate::profile::Profile;
 use crate::profile::merge::{Aggregate, TraitState};
 use crate::record::Value;
+use crate::record_log::RecordLog;
 use crate::schema::Schema;
 use crate::time::Timestamp;
 
@@ -127,13 +128,14 @@ fn trait_view(schema: &Schema, state: &TraitState) -> Option<TraitView> {
 pub(crate) fn view(
     schema: &Schema,
     graph: &IdentityGraph,
+    log: &RecordLog,
     id: ProfileId,
     profile: &Profile,
 ) -> ProfileView {
     let mut identifiers: Vec<IdentifierView> = profile
         .identifiers
         .iter()
-        .filter_map(|i| graph.entry(*i))
+        .filter_map(|(_, i)| graph.entry(*i))
         .map(|e| IdentifierView {
             kind: schema
                 .kind(e.kind)
@@ -143,8 +145,7 @@ pub(crate) fn view(
         })
         .collect();
     identifiers.sort_by(|a, b| (&a.kind, &a.value).cmp(&(&b.kind, &b.value)));
-    let mut records = profile.records.clone();
-    records.sort_unstable();
+    let records = profile.records.sorted(log);
     ProfileView {
         id,
         identifiers,

@@ -50,6 +50,10 @@ pub struct Schema {
     event_names: FastMap<String, EventKindId>,
     /// Per trait, per source: the rank used to break ties (lower is stronger).
     source_ranks: Vec<Vec<u32>>,
+    /// Per kind: its limit (`u32::MAX` when unlimited).
+    limits: Vec<u32>,
+    /// Per kind: its position in linking order (priority, then name).
+    kind_ranks: Vec<u16>,
 }
 
 impl Schema {
@@ -88,7 +92,26 @@ impl Schema {
                 });
             }
         }
+        let limits = def
+            .identifier_kinds
+            .iter()
+            .map(|k| k.limit.unwrap_or(u32::MAX))
+            .collect();
+        let mut order: Vec<usize> = (0..def.identifier_kinds.len()).collect();
+        order.sort_by_key(|&i| {
+            def.identifier_kinds
+                .get(i)
+                .map(|k| (k.priority, k.name.clone()))
+        });
+        let mut kind_ranks = vec![0u16; order.len()];
+        for (rank, i) in order.into_iter().enumerate() {
+            if let Some(slot) = kind_ranks.get_mut(i) {
+                *slot = u16::try_from(rank).unwrap_or(u16::MAX);
+            }
+        }
         Ok(Schema {
+            limits,
+            kind_ranks,
             def,
             kind_rules,
             kind_names: kind_names
@@ -118,6 +141,11 @@ impl Schema {
 
     /// The id of an identifier kind.
     pub fn kind_id(&self, name: &str) -> Option<KindId> {
+        // A scan beats hashing for the handful of kinds a schema has.
+        if self.def.identifier_kinds.len() <= 16 {
+            let i = self.def.identifier_kinds.iter().position(|k| k.name == name)?;
+            return u16::try_from(i).ok().map(KindId);
+        }
         self.kind_names.get(name).copied()
     }
 
@@ -128,6 +156,10 @@ impl Schema {
 
     /// The id of a source.
     pub fn source_id(&self, name: &str) -> Option<SourceId> {
+        if self.def.sources.len() <= 16 {
+            let i = self.def.sources.iter().position(|s| s.name == name)?;
+            return u16::try_from(i).ok().map(SourceId);
+        }
         self.source_names.get(name).copied()
     }
 
@@ -176,12 +208,17 @@ impl Schema {
 
     /// The kind's per-profile limit (`u32::MAX` when unlimited).
     pub(crate) fn limit(&self, kind: KindId) -> u32 {
-        self.kind(kind).and_then(|k| k.limit).unwrap_or(u32::MAX)
+        self.limits.get(kind.index()).copied().unwrap_or(u32::MAX)
     }
 
-    /// The kind's linking priority (1 strongest).
-    pub(crate) fn kind_priority(&self, kind: KindId) -> u32 {
-        self.kind(kind).map_or(u32::MAX, |k| k.priority)
+    /// Every kind's limit, by kind id.
+    pub(crate) fn limits(&self) -> &[u32] {
+        &self.limits
+    }
+
+    /// The kind's position in linking order: by priority (1 first), then by name.
+    pub(crate) fn kind_rank(&self, kind: KindId) -> u16 {
+        self.kind_ranks.get(kind.index()).copied().unwrap_or(u16::MAX)
     }
 
     /// The tie-break rank of `source` for `trait_id` (lower is stronger).
