@@ -39,9 +39,14 @@ impl Dedup {
         (seen_at.as_millis() >= self.watermark(at)).then_some(record)
     }
 
+    /// Notes the time of an accepted record (with or without a message id).
+    pub(crate) fn note_time(&mut self, at: Timestamp) {
+        self.latest = Some(self.latest.map_or(at, |l| l.max(at)));
+    }
+
     /// Remembers an accepted record's message id.
     pub(crate) fn insert(&mut self, message_id: &str, at: Timestamp, record: RecordId) {
-        self.latest = Some(self.latest.map_or(at, |l| l.max(at)));
+        self.note_time(at);
         self.seen.insert(message_id.into(), (at, record));
         if self.seen.len() >= self.prune_at {
             let mark = self.watermark(at);

@@ -73,3 +73,8 @@ pub use record::{IdentifierInput, Record, RecordBuilder, TraitInput, Value};
 pub use record_log::LinkStatus;
 pub use schema::Schema;
 pub use time::{Clock, MILLIS_PER_DAY, Timestamp, Window, days_since, is_since};
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

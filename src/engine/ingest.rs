@@ -178,7 +178,12 @@ impl Engine {
     fn plan<'r>(&self, checked: Checked<'r>) -> Result<Plan<'r>, IngestError> {
         let mut candidates = Vec::with_capacity(checked.kinds.len());
         let mut unused = Vec::new();
-        let capacity = checked.record.identifiers.iter().map(|i| i.value.len()).sum();
+        let capacity = checked
+            .record
+            .identifiers
+            .iter()
+            .map(|i| i.value.len())
+            .sum();
         let mut text = String::with_capacity(capacity);
         let mut value = String::new();
         for (input, (ident, &kind)) in checked
@@ -367,8 +372,9 @@ impl Engine {
                 }
             }
         }
-        if let Some(m) = &record.message_id {
-            self.dedup.insert(m, record.timestamp, rid);
+        match &record.message_id {
+            Some(m) => self.dedup.insert(m, record.timestamp, rid),
+            None => self.dedup.note_time(record.timestamp),
         }
         IngestReport {
             record: Some(rid),

@@ -150,11 +150,13 @@ impl IdentityGraph {
             hasher,
         } = self;
         let hash = hash_of(hasher, kind, value.as_bytes());
-        table.insert_unique(hash, Bucket::new(id, kind, value), |b| match b.inline_value() {
-            Some(v) => hash_of(hasher, b.kind, v),
-            None => entries
-                .get(b.id.index())
-                .map_or(0, |e| hash_of(hasher, e.kind, e.value.as_bytes())),
+        table.insert_unique(hash, Bucket::new(id, kind, value), |b| {
+            match b.inline_value() {
+                Some(v) => hash_of(hasher, b.kind, v),
+                None => entries
+                    .get(b.id.index())
+                    .map_or(0, |e| hash_of(hasher, e.kind, e.value.as_bytes())),
+            }
         });
         id
     }
@@ -252,7 +254,10 @@ mod tests {
         assert_eq!(g.lookup(KindId(0), &long[..30]), None);
         g.set_owner(id, Some(ProfileId(7)));
         assert_eq!(g.owner(id), Some(ProfileId(7)));
-        assert_eq!(g.lookup_owned(KindId(0), long), Some((id, Some(ProfileId(7)))));
+        assert_eq!(
+            g.lookup_owned(KindId(0), long),
+            Some((id, Some(ProfileId(7))))
+        );
         assert_eq!(g.owner(short), None);
         for i in 0..5_000 {
             g.intern(KindId(1), &format!("{long}{i}"), RecordId(i));

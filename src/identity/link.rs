@@ -91,11 +91,7 @@ fn add_profile_counts(counts: &mut Counts, store: &ProfileStore, p: ProfileId) {
 }
 
 /// Plans the linking of ordered, unique candidates.
-pub(crate) fn plan(
-    schema: &Schema,
-    store: &ProfileStore,
-    candidates: Vec<Candidate>,
-) -> LinkPlan {
+pub(crate) fn plan(schema: &Schema, store: &ProfileStore, candidates: Vec<Candidate>) -> LinkPlan {
     let mut out = LinkPlan::default();
     let mut counts: Counts = SmallVec::from_elem(0, schema.kind_count());
     let mut rest = candidates.into_iter();

@@ -143,7 +143,11 @@ impl Schema {
     pub fn kind_id(&self, name: &str) -> Option<KindId> {
         // A scan beats hashing for the handful of kinds a schema has.
         if self.def.identifier_kinds.len() <= 16 {
-            let i = self.def.identifier_kinds.iter().position(|k| k.name == name)?;
+            let i = self
+                .def
+                .identifier_kinds
+                .iter()
+                .position(|k| k.name == name)?;
             return u16::try_from(i).ok().map(KindId);
         }
         self.kind_names.get(name).copied()
@@ -218,7 +222,10 @@ impl Schema {
 
     /// The kind's position in linking order: by priority (1 first), then by name.
     pub(crate) fn kind_rank(&self, kind: KindId) -> u16 {
-        self.kind_ranks.get(kind.index()).copied().unwrap_or(u16::MAX)
+        self.kind_ranks
+            .get(kind.index())
+            .copied()
+            .unwrap_or(u16::MAX)
     }
 
     /// The tie-break rank of `source` for `trait_id` (lower is stronger).

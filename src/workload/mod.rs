@@ -1,4 +1,5 @@
 //! Deterministic synthetic workloads of `shared/bench`, generated bit for bit from a seed.
 
 pub mod identity;
+pub mod shop;
 pub mod splitmix;

@@ -1,0 +1,59 @@
+//! Helpers shared by the integration tests.
+
+use audience::schema::{IdentifierKindDef, MergeStrategy, Normalizer, Schema, TraitDef, TraitType};
+use audience::{Engine, Record, RecordBuilder, Timestamp};
+
+/// A timestamp `secs` seconds after 2024-01-01T00:00:00Z.
+pub fn t(secs: i64) -> Timestamp {
+    Timestamp::from_secs(1_704_067_200 + secs).unwrap()
+}
+
+/// A record builder at `t(secs)` from `source`.
+pub fn rec(secs: i64, source: &str) -> RecordBuilder {
+    Record::builder(t(secs), source)
+}
+
+/// The retail default engine.
+pub fn retail() -> Engine {
+    Engine::new(Schema::retail_default())
+}
+
+/// A schema with the worked example's limits (user_id 1, email 5) and every strategy.
+pub fn limited_schema() -> Schema {
+    Schema::builder()
+        .identifier_kind(IdentifierKindDef::new("user_id", Normalizer::Trim, 1).limit(1))
+        .identifier_kind(
+            IdentifierKindDef::new("email", Normalizer::Email, 2)
+                .limit(5)
+                .blocked(["test@test.com"]),
+        )
+        .identifier_kind(IdentifierKindDef::new("anonymous_id", Normalizer::Trim, 3).limit(3))
+        .source("crm", 1)
+        .source("pos", 2)
+        .source("web", 3)
+        .trait_def(
+            TraitDef::new("country", TraitType::Text)
+                .strategy(MergeStrategy::SourcePriority(vec!["pos".into()])),
+        )
+        .trait_def(TraitDef::new("age", TraitType::Integer))
+        .trait_def(
+            TraitDef::new("first_seen", TraitType::Timestamp).strategy(MergeStrategy::Oldest),
+        )
+        .trait_def(TraitDef::new("points", TraitType::Integer).strategy(MergeStrategy::Sum))
+        .trait_def(TraitDef::new("spend", TraitType::Money).strategy(MergeStrategy::Sum))
+        .trait_def(TraitDef::new("tags", TraitType::TextSet).strategy(MergeStrategy::Union))
+        .trait_def(TraitDef::new("max_score", TraitType::Integer).strategy(MergeStrategy::Max))
+        .trait_def(TraitDef::new("min_score", TraitType::Integer).strategy(MergeStrategy::Min))
+        .trait_def(TraitDef::new("vip", TraitType::Boolean).strategy(MergeStrategy::Max))
+        .build()
+        .unwrap()
+}
+
+/// The same schema with no identifier limits.
+pub fn unlimited_schema() -> Schema {
+    let mut def = limited_schema().def().clone();
+    for k in &mut def.identifier_kinds {
+        k.limit = None;
+    }
+    Schema::from_def(def).unwrap()
+}

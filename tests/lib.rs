@@ -1,0 +1,15 @@
+//! Integration tests through the public API only, as one binary.
+// Tests unwrap and index freely: a panic is a failed assertion.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod bad_input;
+mod common;
+mod identity;
+mod props;
+mod traits;
+mod workload;
