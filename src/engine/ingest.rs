@@ -3,7 +3,7 @@
 
 use smallvec::SmallVec;
 
-use crate::engine::{DroppedIdentifier, Engine, IngestReport, MergeEntry};
+use crate::engine::{DroppedIdentifier, Engine, IngestReport, MergeEntry, Scratch};
 use crate::error::{DropReason, IngestError};
 use crate::identity::link::{self, Candidate, LinkPlan};
 use crate::ids::{KindId, ProfileId, SourceId, TraitId};
@@ -32,7 +32,7 @@ struct Unused {
 struct Plan<'r> {
     checked: Checked<'r>,
     /// Normalized candidate values, back to back.
-    text: String,
+    text: &'r str,
     link: LinkPlan,
     unused: Vec<Unused>,
 }
@@ -51,8 +51,12 @@ impl Engine {
         if let Some(report) = self.duplicate(record) {
             return Ok(report);
         }
-        let plan = self.plan(checked)?;
-        Ok(self.apply(plan))
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let result = self
+            .plan(checked, &mut scratch)
+            .map(|plan| self.apply(plan));
+        self.scratch = scratch;
+        result
     }
 
     /// Ingests records in order; each gets its own result, as if ingested one by one.
@@ -175,17 +179,15 @@ impl Engine {
     }
 
     /// Normalizes identifiers, plans the linking and checks sums; changes nothing.
-    fn plan<'r>(&self, checked: Checked<'r>) -> Result<Plan<'r>, IngestError> {
-        let mut candidates = Vec::with_capacity(checked.kinds.len());
+    fn plan<'r>(
+        &self,
+        checked: Checked<'r>,
+        scratch: &'r mut Scratch,
+    ) -> Result<Plan<'r>, IngestError> {
+        let mut candidates = link::Candidates::new();
         let mut unused = Vec::new();
-        let capacity = checked
-            .record
-            .identifiers
-            .iter()
-            .map(|i| i.value.len())
-            .sum();
-        let mut text = String::with_capacity(capacity);
-        let mut value = String::new();
+        let Scratch { text, value } = scratch;
+        text.clear();
         for (input, (ident, &kind)) in checked
             .record
             .identifiers
@@ -193,11 +195,11 @@ impl Engine {
             .zip(&checked.kinds)
             .enumerate()
         {
-            match self.schema.normalize_into(kind, &ident.value, &mut value) {
+            match self.schema.normalize_into(kind, &ident.value, value) {
                 Ok(()) => {
                     let start = text.len();
-                    text.push_str(&value);
-                    let found = self.graph.lookup_owned(kind, &value);
+                    text.push_str(value);
+                    let found = self.graph.lookup_owned(kind, value);
                     candidates.push(Candidate {
                         input,
                         kind,
@@ -209,7 +211,7 @@ impl Engine {
                 Err(reason) => {
                     // Blocked values are logged normalized; others as the source spelled them.
                     let value = if reason == DropReason::Blocked {
-                        value.clone()
+                        value.to_string()
                     } else {
                         ident.value.clone()
                     };
@@ -231,11 +233,12 @@ impl Engine {
                     .collect(),
             });
         }
-        let (ordered, repeats) = link::order_candidates(&self.schema, &text, candidates);
+        let text: &'r str = text;
+        let (ordered, repeats) = link::order_candidates(&self.schema, text, candidates);
         unused.extend(repeats.into_iter().map(|c| Unused {
             input: c.input,
             kind: c.kind,
-            value: c.value(&text).to_string(),
+            value: c.value(text).to_string(),
             reason: DropReason::Repeated,
             limit_kind: None,
         }));
@@ -243,7 +246,7 @@ impl Engine {
         unused.extend(link.limited.iter().map(|(c, k)| Unused {
             input: c.input,
             kind: c.kind,
-            value: c.value(&text).to_string(),
+            value: c.value(text).to_string(),
             reason: DropReason::Limit,
             limit_kind: Some(*k),
         }));
@@ -309,7 +312,7 @@ impl Engine {
         for c in &link.accepted {
             let id = c
                 .ident
-                .unwrap_or_else(|| self.graph.intern(c.kind, c.value(&text), rid));
+                .unwrap_or_else(|| self.graph.intern(c.kind, c.value(text), rid));
             accepted_ids.push(id);
             logged.push((
                 c.input,

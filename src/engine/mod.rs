@@ -46,6 +46,29 @@ impl Default for EngineConfig {
     }
 }
 
+/// Reusable buffers for ingest; not part of the engine's state (always equal, cloned empty).
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    /// Normalized candidate values of the record being ingested, back to back.
+    pub(crate) text: String,
+    /// The value being normalized.
+    pub(crate) value: String,
+}
+
+impl Clone for Scratch {
+    fn clone(&self) -> Self {
+        Scratch::default()
+    }
+}
+
+impl PartialEq for Scratch {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Scratch {}
+
 /// One merge, as logged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct MergeEntry {
@@ -87,6 +110,7 @@ pub struct Engine {
     merges: Vec<MergeEntry>,
     merges_drained: usize,
     dedup: Dedup,
+    scratch: Scratch,
 }
 
 impl Engine {
@@ -107,6 +131,7 @@ impl Engine {
             profiles: ProfileStore::default(),
             merges: Vec::new(),
             merges_drained: 0,
+            scratch: Scratch::default(),
         }
     }
 

@@ -33,11 +33,14 @@ impl Candidate {
     }
 }
 
+/// A record's candidates, inline for the usual handful.
+pub(crate) type Candidates = SmallVec<[Candidate; 4]>;
+
 /// What linking one record will do.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct LinkPlan {
     /// Accepted candidates, in linking order.
-    pub(crate) accepted: Vec<Candidate>,
+    pub(crate) accepted: Candidates,
     /// Candidates dropped by a limit, with the kind whose limit they would break.
     pub(crate) limited: Vec<(Candidate, KindId)>,
     /// Profiles reached, in the order reached, each with the accepted candidate (index into
@@ -57,8 +60,8 @@ impl LinkPlan {
 pub(crate) fn order_candidates(
     schema: &Schema,
     text: &str,
-    mut candidates: Vec<Candidate>,
-) -> (Vec<Candidate>, Vec<Candidate>) {
+    mut candidates: Candidates,
+) -> (Candidates, Vec<Candidate>) {
     candidates.sort_by(|a, b| {
         schema
             .kind_rank(a.kind)
@@ -66,7 +69,7 @@ pub(crate) fn order_candidates(
             .then_with(|| a.value(text).cmp(b.value(text)))
             .then(a.input.cmp(&b.input))
     });
-    let mut unique: Vec<Candidate> = Vec::with_capacity(candidates.len());
+    let mut unique = Candidates::new();
     let mut repeats = Vec::new();
     for c in candidates {
         match unique.last() {
@@ -91,7 +94,7 @@ fn add_profile_counts(counts: &mut Counts, store: &ProfileStore, p: ProfileId) {
 }
 
 /// Plans the linking of ordered, unique candidates.
-pub(crate) fn plan(schema: &Schema, store: &ProfileStore, candidates: Vec<Candidate>) -> LinkPlan {
+pub(crate) fn plan(schema: &Schema, store: &ProfileStore, candidates: Candidates) -> LinkPlan {
     let mut out = LinkPlan::default();
     let mut counts: Counts = SmallVec::from_elem(0, schema.kind_count());
     let mut rest = candidates.into_iter();
