@@ -208,6 +208,52 @@ pub enum IngestError {
         /// The value's type.
         got: &'static str,
     },
+    /// `events[index]` names an event kind the schema does not declare.
+    #[error("events[{index}]: unknown event kind {kind:?}")]
+    UnknownEventKind {
+        /// Position in the record's event list.
+        index: usize,
+        /// The unknown kind.
+        kind: String,
+    },
+    /// `events[event]` has a property its kind does not declare.
+    #[error("events[{event}]: unknown property {name:?} of {kind}")]
+    UnknownProperty {
+        /// Position in the record's event list.
+        event: usize,
+        /// The event kind.
+        kind: String,
+        /// The unknown property.
+        name: String,
+    },
+    /// `events[event]` has the same property twice.
+    #[error("events[{event}]: property {name:?} given twice")]
+    DuplicateProperty {
+        /// Position in the record's event list.
+        event: usize,
+        /// The repeated property.
+        name: String,
+    },
+    /// `events[event]` has a property value of the wrong type.
+    #[error("events[{event}].{name}: expected {expected}, got {got}")]
+    PropertyType {
+        /// Position in the record's event list.
+        event: usize,
+        /// The property.
+        name: String,
+        /// The schema's type.
+        expected: &'static str,
+        /// The value's type.
+        got: &'static str,
+    },
+    /// `events[event]` has a negative value where the schema says non-negative.
+    #[error("events[{event}].{name}: must not be negative")]
+    Negative {
+        /// Position in the record's event list.
+        event: usize,
+        /// The property.
+        name: String,
+    },
     /// A text longer than the configured maximum.
     #[error("{field}: {len} bytes exceeds the limit of {max}")]
     TooLong {

@@ -49,6 +49,7 @@
 mod dedup;
 mod engine;
 mod error;
+mod event;
 mod hash;
 mod identity;
 mod ids;
@@ -66,10 +67,13 @@ pub use engine::{
     RecordView,
 };
 pub use error::{DropReason, Error, IngestError, LookupError, MoneyError, SchemaError, TimeError};
+pub use event::EventView;
 pub use ids::{EventKindId, KindId, ProfileId, RecordId, SourceId, TraitId};
 pub use money::{Currency, Money};
 pub use profile::{CurrentValue, IdentifierView, ObservationView, ProfileView, TraitView};
-pub use record::{IdentifierInput, Record, RecordBuilder, TraitInput, Value};
+pub use record::{
+    EventInput, IdentifierInput, PropertyInput, Record, RecordBuilder, TraitInput, Value,
+};
 pub use record_log::LinkStatus;
 pub use schema::Schema;
 pub use time::{Clock, MILLIS_PER_DAY, Timestamp, Window, days_since, is_since};

@@ -98,6 +98,59 @@ pub struct TraitInput {
     pub value: Value,
 }
 
+/// One property of an event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PropertyInput {
+    /// The property's name, from the event kind's definition.
+    pub name: String,
+    /// Its value: text, integer, money or boolean, as the schema says.
+    pub value: Value,
+}
+
+/// An event a record carries: a kind from the schema, its own time, typed properties.
+///
+/// ```
+/// use audience::{Currency, EventInput, Money, Timestamp};
+/// let at = Timestamp::from_secs(1_700_000_000)?;
+/// let order = EventInput::new("order_completed", at)
+///     .property("amount", Money::new(1_299, Currency::new("EUR")?))
+///     .property("category", "jazz");
+/// assert_eq!(order.properties.len(), 2);
+/// # Ok::<(), audience::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventInput {
+    /// The event kind's name, e.g. `order_completed`.
+    pub kind: String,
+    /// When it happened.
+    pub at: Timestamp,
+    /// Typed properties.
+    #[serde(default)]
+    pub properties: Vec<PropertyInput>,
+}
+
+impl EventInput {
+    /// An event of `kind` at `at` with no properties.
+    pub fn new(kind: impl Into<String>, at: Timestamp) -> Self {
+        EventInput {
+            kind: kind.into(),
+            at,
+            properties: Vec::new(),
+        }
+    }
+
+    /// Adds a property.
+    pub fn property(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.properties.push(PropertyInput {
+            name: name.into(),
+            value: value.into(),
+        });
+        self
+    }
+}
+
 /// What the host feeds the engine: who (identifiers), when, from where, and what was
 /// observed. Validated as a whole before anything changes.
 ///
@@ -127,6 +180,9 @@ pub struct Record {
     /// Trait observations.
     #[serde(default)]
     pub traits: Vec<TraitInput>,
+    /// Events (a track call carries one; a batch import may carry many).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<EventInput>,
 }
 
 impl Record {
@@ -139,6 +195,7 @@ impl Record {
                 message_id: None,
                 identifiers: Vec::new(),
                 traits: Vec::new(),
+                events: Vec::new(),
             },
         }
     }
@@ -172,6 +229,12 @@ impl RecordBuilder {
             name: name.into(),
             value: value.into(),
         });
+        self
+    }
+
+    /// Adds an event.
+    pub fn event(mut self, event: EventInput) -> Self {
+        self.record.events.push(event);
         self
     }
 

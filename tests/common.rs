@@ -1,6 +1,9 @@
 //! Helpers shared by the integration tests.
 
-use audience::schema::{IdentifierKindDef, MergeStrategy, Normalizer, Schema, TraitDef, TraitType};
+use audience::schema::{
+    EventKindDef, IdentifierKindDef, MergeStrategy, Normalizer, PropertyDef, PropertyType, Schema,
+    TraitDef, TraitType,
+};
 use audience::{Engine, Record, RecordBuilder, Timestamp};
 
 /// A timestamp `secs` seconds after 2024-01-01T00:00:00Z.
@@ -45,6 +48,18 @@ pub fn limited_schema() -> Schema {
         .trait_def(TraitDef::new("max_score", TraitType::Integer).strategy(MergeStrategy::Max))
         .trait_def(TraitDef::new("min_score", TraitType::Integer).strategy(MergeStrategy::Min))
         .trait_def(TraitDef::new("vip", TraitType::Boolean).strategy(MergeStrategy::Max))
+        .event_kind(EventKindDef {
+            name: "page_view".into(),
+            properties: vec![],
+        })
+        .event_kind(EventKindDef {
+            name: "order_completed".into(),
+            properties: vec![PropertyDef {
+                name: "amount".into(),
+                ty: PropertyType::Money,
+                non_negative: true,
+            }],
+        })
         .build()
         .unwrap()
 }

@@ -9,6 +9,7 @@
 
 mod bad_input;
 mod common;
+mod events;
 mod identity;
 mod props;
 mod traits;

@@ -46,15 +46,31 @@ fn trait_value() -> impl Strategy<Value = (&'static str, Value)> {
     ]
 }
 
+fn event() -> impl Strategy<Value = audience::EventInput> {
+    let eur = Currency::new("EUR").unwrap();
+    (0..4i64, any::<bool>(), 0..500i64).prop_map(move |(secs, order, amount)| {
+        if order {
+            audience::EventInput::new("order_completed", crate::common::t(secs))
+                .property("amount", Money::new(amount, eur))
+        } else {
+            audience::EventInput::new("page_view", crate::common::t(secs))
+        }
+    })
+}
+
 fn record() -> impl Strategy<Value = Record> {
     (
         0..4i64,
         prop::sample::select(vec!["crm", "pos", "web"]),
         prop::collection::vec(identifier(), 1..4),
         prop::collection::vec(trait_value(), 0..3),
+        prop::collection::vec(event(), 0..3),
     )
-        .prop_map(|(secs, source, ids, traits)| {
+        .prop_map(|(secs, source, ids, traits, events)| {
             let mut b = rec(secs, source);
+            for ev in events {
+                b = b.event(ev);
+            }
             for (k, v) in ids {
                 b = b.identifier(k, v);
             }
@@ -113,7 +129,15 @@ fn outcome(e: &Engine, ids: &[Option<audience::RecordId>]) -> BTreeMap<BTreeSet<
                     )
                 })
                 .collect();
-            (set, format!("{traits:?}"))
+            // Same-time events of different records may interleave either way; compare as
+            // a multiset.
+            let mut events: Vec<_> = view
+                .events
+                .iter()
+                .map(|ev| format!("{}{:?}{:?}", ev.kind, ev.at, ev.properties))
+                .collect();
+            events.sort();
+            (set, format!("{traits:?} {events:?}"))
         })
         .collect()
 }
@@ -160,10 +184,12 @@ proptest! {
     fn nothing_is_lost(records in prop::collection::vec(record(), 1..30)) {
         let mut e = Engine::new(limited_schema());
         let mut accepted_traits = 0;
+        let mut accepted_events = 0;
         let mut accepted = Vec::new();
         for r in &records {
             if let Ok(report) = e.ingest(r) {
                 accepted_traits += r.traits.len();
+                accepted_events += r.events.len();
                 let id = report.record.unwrap();
                 let logged = e.record(id).unwrap();
                 prop_assert_eq!(logged.identifiers.len(), r.identifiers.len());
@@ -172,14 +198,17 @@ proptest! {
             e.internal_validate().unwrap();
         }
         let mut held = 0;
+        let mut events_held = 0;
         let mut records_held = 0;
         for p in e.profile_ids().collect::<Vec<_>>() {
             let view = e.profile(p).unwrap();
             held += view.traits.iter().map(|t| t.observations.len()).sum::<usize>();
             records_held += view.records.len();
+            events_held += view.events.len();
         }
         prop_assert_eq!(held, accepted_traits);
         prop_assert_eq!(records_held, accepted.len());
+        prop_assert_eq!(events_held, accepted_events);
     }
 
     /// Invariant 4: a rejected record leaves the engine exactly as it was.

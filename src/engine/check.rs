@@ -117,6 +117,15 @@ impl Engine {
                     return Err(format!("{id}: traits not sorted"));
                 }
             }
+            if p.events.windows(2).any(|w| match w {
+                [a, b] => a.key() >= b.key(),
+                _ => false,
+            }) {
+                return Err(format!("{id}: events out of order"));
+            }
+            if p.events.iter().any(|e| !records.contains_key(&e.record)) {
+                return Err(format!("{id}: an event names a record not in the profile"));
+            }
             for state in &p.traits {
                 if state
                     .observations

@@ -5,11 +5,13 @@ use smallvec::SmallVec;
 
 use crate::engine::{DroppedIdentifier, Engine, IngestReport, MergeEntry, Scratch};
 use crate::error::{DropReason, IngestError};
+use crate::event::store::{self, PropValue, StoredEvent};
 use crate::identity::link::{self, Candidate, LinkPlan};
-use crate::ids::{KindId, ProfileId, SourceId, TraitId};
+use crate::ids::{EventKindId, KindId, ProfileId, RecordId, SourceId, TraitId};
 use crate::profile::merge::{Observation, Rules};
-use crate::record::{Record, Value};
+use crate::record::{EventInput, Record, Value};
 use crate::record_log::{LinkStatus, LoggedIdentifier, LoggedRecord, NO_RECORD};
+use crate::schema::PropertyType;
 
 /// A record that passed validation, with names resolved to ids.
 struct Checked<'r> {
@@ -17,6 +19,8 @@ struct Checked<'r> {
     source: SourceId,
     kinds: SmallVec<[KindId; 4]>,
     traits: SmallVec<[(TraitId, Value); 4]>,
+    /// Per event: its kind and, per property, its position in the kind's definition.
+    events: Vec<(EventKindId, SmallVec<[u16; 4]>)>,
 }
 
 /// An identifier that does not take part in linking, with its value as logged.
@@ -134,12 +138,102 @@ impl Engine {
                 normalize_value(&t.value),
             ));
         }
+        self.check_count(
+            "events",
+            record.events.len(),
+            self.config.max_events_per_record,
+        )?;
+        let events = record
+            .events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| self.validate_event(i, e))
+            .collect::<Result<_, _>>()?;
         Ok(Checked {
             record,
             source,
             kinds,
             traits,
+            events,
         })
+    }
+
+    fn validate_event(
+        &self,
+        index: usize,
+        event: &EventInput,
+    ) -> Result<(EventKindId, SmallVec<[u16; 4]>), IngestError> {
+        let kind = self.schema.event_kind_id(&event.kind).ok_or_else(|| {
+            IngestError::UnknownEventKind {
+                index,
+                kind: event.kind.chars().take(64).collect(),
+            }
+        })?;
+        let def = self
+            .schema
+            .event_kind(kind)
+            .ok_or_else(|| IngestError::UnknownEventKind {
+                index,
+                kind: event.kind.clone(),
+            })?;
+        self.check_count(
+            &format!("events[{index}].properties"),
+            event.properties.len(),
+            self.config.max_properties_per_event,
+        )?;
+        let mut positions = SmallVec::new();
+        for p in &event.properties {
+            let pos = def
+                .properties
+                .iter()
+                .position(|d| d.name == p.name)
+                .ok_or_else(|| IngestError::UnknownProperty {
+                    event: index,
+                    kind: def.name.clone(),
+                    name: p.name.chars().take(64).collect(),
+                })?;
+            let pos = u16::try_from(pos).unwrap_or(u16::MAX);
+            if positions.contains(&pos) {
+                return Err(IngestError::DuplicateProperty {
+                    event: index,
+                    name: p.name.clone(),
+                });
+            }
+            positions.push(pos);
+            let Some(pdef) = def.properties.get(usize::from(pos)) else {
+                continue;
+            };
+            let fits = matches!(
+                (pdef.ty, &p.value),
+                (PropertyType::Text, Value::Text(_))
+                    | (PropertyType::Integer, Value::Integer(_))
+                    | (PropertyType::Money, Value::Money(_))
+                    | (PropertyType::Boolean, Value::Boolean(_))
+            );
+            if !fits {
+                return Err(IngestError::PropertyType {
+                    event: index,
+                    name: p.name.clone(),
+                    expected: pdef.ty.name(),
+                    got: p.value.trait_type().name(),
+                });
+            }
+            let negative = match &p.value {
+                Value::Integer(n) => *n < 0,
+                Value::Money(m) => m.minor < 0,
+                _ => false,
+            };
+            if pdef.non_negative && negative {
+                return Err(IngestError::Negative {
+                    event: index,
+                    name: p.name.clone(),
+                });
+            }
+            if let Value::Text(s) = &p.value {
+                self.check_text(|| format!("events[{index}].{}", p.name), s)?;
+            }
+        }
+        Ok((kind, positions))
     }
 
     fn validate_trait(
@@ -360,8 +454,12 @@ impl Engine {
             profile: survivor,
             next: NO_RECORD,
         });
+        let events = self.store_events(&checked, rid);
         if let Some(profile) = self.profiles.get_mut(survivor) {
             profile.records.prepend(&mut self.log, rid);
+            for event in events {
+                store::insert(&mut profile.events, event);
+            }
             for (trait_id, value) in checked.traits {
                 if let Some(rules) = Rules::new(&self.schema, trait_id) {
                     let obs = Observation {
@@ -396,6 +494,44 @@ impl Engine {
                 .collect(),
             duplicate_of: None,
         }
+    }
+
+    /// The record's events as stored, texts interned.
+    fn store_events(&mut self, checked: &Checked<'_>, rid: RecordId) -> Vec<StoredEvent> {
+        let mut out = Vec::with_capacity(checked.events.len());
+        for (seq, (input, (kind, positions))) in checked
+            .record
+            .events
+            .iter()
+            .zip(&checked.events)
+            .enumerate()
+        {
+            let mut props: SmallVec<[(u16, PropValue); 1]> = input
+                .properties
+                .iter()
+                .zip(positions)
+                .map(|(p, &pos)| {
+                    let value = match &p.value {
+                        Value::Text(s) => PropValue::Text(self.texts.intern(s)),
+                        Value::Integer(n) => PropValue::Integer(*n),
+                        Value::Money(m) => PropValue::Money(*m),
+                        Value::Boolean(b) => PropValue::Boolean(*b),
+                        // Validation admits only the four property types.
+                        _ => PropValue::Boolean(false),
+                    };
+                    (pos, value)
+                })
+                .collect();
+            props.sort_unstable_by_key(|(pos, _)| *pos);
+            out.push(StoredEvent {
+                at: input.at,
+                record: rid,
+                seq: u32::try_from(seq).unwrap_or(u32::MAX),
+                kind: *kind,
+                props,
+            });
+        }
+        out
     }
 
     /// Moves everything `retired` holds into `survivor` and relinks its identifiers.

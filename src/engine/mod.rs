@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dedup::Dedup;
 use crate::error::{LookupError, TimeError};
+use crate::event::text::TextPool;
 use crate::identity::IdentityGraph;
 use crate::ids::{IdentId, ProfileId, RecordId};
 use crate::profile::{ProfileStore, ProfileView, Slot};
@@ -32,6 +33,10 @@ pub struct EngineConfig {
     pub max_text_bytes: usize,
     /// Most elements in one text-set value (default 1,024).
     pub max_set_len: usize,
+    /// Most events on one record (default 100,000).
+    pub max_events_per_record: usize,
+    /// Most properties on one event (default 64).
+    pub max_properties_per_event: usize,
 }
 
 impl Default for EngineConfig {
@@ -42,6 +47,8 @@ impl Default for EngineConfig {
             max_traits_per_record: 256,
             max_text_bytes: 4096,
             max_set_len: 1024,
+            max_events_per_record: 100_000,
+            max_properties_per_event: 64,
         }
     }
 }
@@ -110,6 +117,7 @@ pub struct Engine {
     merges: Vec<MergeEntry>,
     merges_drained: usize,
     dedup: Dedup,
+    texts: TextPool,
     scratch: Scratch,
 }
 
@@ -131,6 +139,7 @@ impl Engine {
             profiles: ProfileStore::default(),
             merges: Vec::new(),
             merges_drained: 0,
+            texts: TextPool::default(),
             scratch: Scratch::default(),
         }
     }
@@ -182,6 +191,7 @@ impl Engine {
             &self.schema,
             &self.graph,
             &self.log,
+            &self.texts,
             live,
             profile,
         ))
@@ -301,6 +311,7 @@ impl Engine {
             + self.graph.heap_bytes()
             + self.profiles.heap_bytes()
             + self.dedup.heap_bytes()
+            + self.texts.heap_bytes()
             + self.merges.capacity() * std::mem::size_of::<MergeEntry>()
     }
 

@@ -2,6 +2,7 @@
 
 use smallvec::SmallVec;
 
+use crate::event::store::{self as event_store, StoredEvent};
 use crate::ids::{IdentId, KindId, ProfileId, TraitId};
 use crate::profile::merge::{Observation, Overflow, Rules, TraitState, check_sum};
 use crate::record::Value;
@@ -17,6 +18,8 @@ pub(crate) struct Profile {
     pub(crate) records: RecordList,
     /// Traits, sorted by id.
     pub(crate) traits: Vec<TraitState>,
+    /// Events, sorted by (time, record, position).
+    pub(crate) events: Vec<StoredEvent>,
 }
 
 impl Profile {
@@ -56,6 +59,7 @@ impl Profile {
     ) -> Result<(), Overflow> {
         self.identifiers.extend(other.identifiers);
         self.records.join(log, other.records);
+        event_store::merge(&mut self.events, other.events);
         for state in other.traits {
             match self
                 .traits
@@ -219,6 +223,13 @@ impl ProfileStore {
                 bytes += p.identifiers.capacity() * std::mem::size_of::<(KindId, IdentId)>();
             }
             bytes += p.traits.capacity() * std::mem::size_of::<TraitState>();
+            bytes += p.events.capacity() * std::mem::size_of::<StoredEvent>();
+            for e in &p.events {
+                if e.props.spilled() {
+                    bytes += e.props.capacity()
+                        * std::mem::size_of::<(u16, crate::event::store::PropValue)>();
+                }
+            }
             for t in &p.traits {
                 bytes += t.observations.capacity() * std::mem::size_of::<Observation>();
             }

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::event::EventView;
+use crate::event::text::TextPool;
 use crate::identity::IdentityGraph;
 use crate::ids::{ProfileId, RecordId};
 use crate::money::Money;
@@ -72,6 +74,8 @@ pub struct ProfileView {
     pub traits: Vec<TraitView>,
     /// Records attached to the profile, ascending.
     pub records: Vec<RecordId>,
+    /// Events, in time order.
+    pub events: Vec<EventView>,
 }
 
 impl ProfileView {
@@ -129,6 +133,7 @@ pub(crate) fn view(
     schema: &Schema,
     graph: &IdentityGraph,
     log: &RecordLog,
+    texts: &TextPool,
     id: ProfileId,
     profile: &Profile,
 ) -> ProfileView {
@@ -155,5 +160,10 @@ pub(crate) fn view(
             .filter_map(|t| trait_view(schema, t))
             .collect(),
         records,
+        events: profile
+            .events
+            .iter()
+            .map(|e| crate::event::store::view(schema, texts, e))
+            .collect(),
     }
 }

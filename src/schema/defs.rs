@@ -235,6 +235,18 @@ pub enum PropertyType {
     Boolean,
 }
 
+impl PropertyType {
+    /// The type's name as written in schemas and errors.
+    pub fn name(self) -> &'static str {
+        match self {
+            PropertyType::Text => "text",
+            PropertyType::Integer => "integer",
+            PropertyType::Money => "money",
+            PropertyType::Boolean => "boolean",
+        }
+    }
+}
+
 /// A typed property of an event kind.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

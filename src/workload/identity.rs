@@ -130,6 +130,7 @@ impl IdentityRecord {
                 })
                 .collect(),
             traits: Vec::new(),
+            events: Vec::new(),
         }
     }
 }
