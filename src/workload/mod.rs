@@ -1,5 +1,6 @@
 //! Deterministic synthetic workloads of `shared/bench`, generated bit for bit from a seed.
 
 pub mod identity;
+pub mod segments;
 pub mod shop;
 pub mod splitmix;

@@ -1,0 +1,261 @@
+//! The segment workload of `shared/bench/WORKLOAD.md`: profiles with traits and events,
+//! generated bit for bit from a seed.
+//!
+//! ```
+//! use audience::workload::segments::profile;
+//! let p = profile(42, 0);
+//! assert_eq!((p.country, p.plan, p.age, p.signup_day), ("US", "free", 85, 314));
+//! assert_eq!(p.events.len(), 27);
+//! ```
+
+use crate::money::{Currency, Money};
+use crate::record::{EventInput, Record};
+use crate::schema::{
+    EventKindDef, IdentifierKindDef, Normalizer, PropertyDef, PropertyType, Schema, TraitDef,
+    TraitType,
+};
+use crate::time::Timestamp;
+use crate::workload::splitmix::{SplitMix64, mix64, pick};
+
+/// "now": day 730 = 2025-12-31.
+pub const NOW_DAY: u16 = 730;
+/// Day 0 = 2024-01-01T00:00:00Z, in seconds since the epoch.
+pub const DAY0_SECS: i64 = 1_704_067_200;
+
+#[rustfmt::skip]
+const COUNTRY: [(&str, u64); 20] = [
+    ("US", 32), ("GB", 10), ("DE", 9), ("FR", 7), ("CA", 5), ("BR", 5), ("IN", 5),
+    ("JP", 4), ("AU", 3), ("ES", 3), ("IT", 3), ("NL", 2), ("SE", 2), ("MX", 2),
+    ("PL", 2), ("KR", 2), ("CH", 1), ("IE", 1), ("NZ", 1), ("SG", 1),
+];
+const PLAN: [(&str, u64); 4] = [("free", 60), ("basic", 25), ("pro", 12), ("enterprise", 3)];
+const KIND: [(&str, u64); 6] = [
+    ("page_view", 50),
+    ("add_to_cart", 15),
+    ("checkout_started", 8),
+    ("order_completed", 7),
+    ("email_open", 13),
+    ("email_click", 7),
+];
+
+/// One event of the workload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WorkloadEvent {
+    /// The event kind, from the shared vocabulary.
+    pub kind: &'static str,
+    /// Days since 2024-01-01 (0..=730).
+    pub day: u16,
+    /// Cents; 0 unless the kind is `order_completed`.
+    pub amount_minor: u32,
+}
+
+/// One profile of the workload with its events.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkloadProfile {
+    /// The profile id (equal to the engine's `ProfileId` when ingested in order).
+    pub profile_id: u32,
+    /// ISO country code.
+    pub country: &'static str,
+    /// Plan name.
+    pub plan: &'static str,
+    /// Age in years (18..=90).
+    pub age: u8,
+    /// Days since 2020-01-01 (0..=2000).
+    pub signup_day: u16,
+    /// Lifetime value in cents.
+    pub ltv_minor: u32,
+    /// Email consent (a boolean trait until the consent issue).
+    pub consent_email: bool,
+    /// SMS consent.
+    pub consent_sms: bool,
+    /// Suppressed.
+    pub suppressed: bool,
+    /// Events in generation order.
+    pub events: Vec<WorkloadEvent>,
+}
+
+fn table_pick<T: Copy>(table: &[(T, u64)], r: u64) -> Option<T> {
+    let weights: Vec<u64> = table.iter().map(|(_, w)| *w).collect();
+    table.get(pick(&weights, r)).map(|(v, _)| *v)
+}
+
+/// Profile `p` of the stream with `seed`.
+pub fn profile(seed: u64, p: u32) -> WorkloadProfile {
+    let mut rng = SplitMix64::new(mix64(mix64(seed) ^ u64::from(p)));
+    let mut draw = move || rng.next_u64();
+    let country = table_pick(&COUNTRY, draw() % 100).unwrap_or("US");
+    let plan = table_pick(&PLAN, draw() % 100).unwrap_or("free");
+    let age = 18 + (draw() % 73) as u8;
+    let signup_day = (draw() % 2001) as u16;
+    let l = draw() % 1000;
+    let ltv_minor = (l * l) as u32;
+    let consent_email = draw() % 100 < 70;
+    let consent_sms = draw() % 100 < 30;
+    let suppressed = draw() % 100 < 1;
+    let n_events = draw() % 41;
+    let events = (0..n_events)
+        .map(|_| {
+            let kind = table_pick(&KIND, draw() % 100).unwrap_or("page_view");
+            let a = draw() % 731;
+            let b = draw() % 731;
+            let x = draw() % 1000;
+            WorkloadEvent {
+                kind,
+                day: (730 - (a * b) / 730) as u16,
+                amount_minor: if kind == "order_completed" {
+                    (100 + (x * x) / 10) as u32
+                } else {
+                    0
+                },
+            }
+        })
+        .collect();
+    WorkloadProfile {
+        profile_id: p,
+        country,
+        plan,
+        age,
+        signup_day,
+        ltv_minor,
+        consent_email,
+        consent_sms,
+        suppressed,
+        events,
+    }
+}
+
+/// Profiles `0..n` in order.
+pub fn generate(seed: u64, n: u32) -> impl Iterator<Item = WorkloadProfile> {
+    (0..n).map(move |p| profile(seed, p))
+}
+
+/// The time of day `day` (UTC midnight).
+pub fn day_time(day: u16) -> Timestamp {
+    Timestamp::from_secs(DAY0_SECS + i64::from(day) * 86_400).unwrap_or(Timestamp::MIN)
+}
+
+/// The schema the workload is ingested under: identifier `user_id`, source `app`, the
+/// profile traits (consent and suppression as booleans until the consent issue), and the
+/// six event kinds with `amount` (money, USD) on `order_completed`.
+#[allow(clippy::expect_used)] // Fixed definitions, checked by a unit test.
+pub fn schema() -> Schema {
+    let mut b = Schema::builder()
+        .identifier_kind(IdentifierKindDef::new("user_id", Normalizer::Trim, 1).limit(1))
+        .source("app", 1);
+    for (name, ty) in [
+        ("country", TraitType::Text),
+        ("plan", TraitType::Text),
+        ("age", TraitType::Integer),
+        ("signup_day", TraitType::Integer),
+        ("ltv_minor", TraitType::Integer),
+        ("consent_email", TraitType::Boolean),
+        ("consent_sms", TraitType::Boolean),
+        ("suppressed", TraitType::Boolean),
+    ] {
+        b = b.trait_def(TraitDef::new(name, ty));
+    }
+    for (kind, _) in KIND {
+        let properties = if kind == "order_completed" {
+            vec![PropertyDef {
+                name: "amount".into(),
+                ty: PropertyType::Money,
+                non_negative: true,
+            }]
+        } else {
+            Vec::new()
+        };
+        b = b.event_kind(EventKindDef {
+            name: kind.into(),
+            properties,
+        });
+    }
+    b.build().expect("the workload schema is valid")
+}
+
+impl WorkloadProfile {
+    /// The profile as one record: its traits and all its events, at its last event's day
+    /// (day 0 when it has none).
+    pub fn to_record(&self) -> Record {
+        let usd = Currency::new("USD").ok();
+        let last = self.events.iter().map(|e| e.day).max().unwrap_or(0);
+        let mut b = Record::builder(day_time(last), "app")
+            .identifier("user_id", self.profile_id.to_string())
+            .trait_value("country", self.country)
+            .trait_value("plan", self.plan)
+            .trait_value("age", i64::from(self.age))
+            .trait_value("signup_day", i64::from(self.signup_day))
+            .trait_value("ltv_minor", i64::from(self.ltv_minor))
+            .trait_value("consent_email", self.consent_email)
+            .trait_value("consent_sms", self.consent_sms)
+            .trait_value("suppressed", self.suppressed);
+        for e in &self.events {
+            let mut ev = EventInput::new(e.kind, day_time(e.day));
+            if let (true, Some(usd)) = (e.kind == "order_completed", usd) {
+                ev = ev.property("amount", Money::new(i64::from(e.amount_minor), usd));
+            }
+            b = b.event(ev);
+        }
+        b.build()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Engine, ProfileId};
+
+    #[test]
+    fn golden_rows_of_workload_md() {
+        let p = profile(42, 0);
+        assert_eq!(
+            (p.country, p.plan, p.age, p.signup_day, p.ltv_minor),
+            ("US", "free", 85, 314, 57_600)
+        );
+        assert_eq!(
+            (p.consent_email, p.consent_sms, p.suppressed),
+            (true, true, false)
+        );
+        let first: Vec<(&str, u16, u32)> = p
+            .events
+            .iter()
+            .take(5)
+            .map(|e| (e.kind, e.day, e.amount_minor))
+            .collect();
+        assert_eq!(
+            first,
+            [
+                ("order_completed", 335, 25_602),
+                ("page_view", 661, 0),
+                ("page_view", 482, 0),
+                ("page_view", 672, 0),
+                ("page_view", 632, 0)
+            ]
+        );
+        let p1 = profile(42, 1);
+        assert_eq!(
+            (p1.country, p1.age, p1.signup_day, p1.ltv_minor),
+            ("US", 44, 1525, 622_521)
+        );
+        let p2 = profile(42, 2);
+        assert_eq!(
+            (p2.country, p2.age, p2.ltv_minor, p2.consent_sms),
+            ("CA", 20, 940_900, false)
+        );
+    }
+
+    #[test]
+    fn ten_thousand_profiles_ingest_in_id_order() {
+        let mut engine = Engine::new(schema());
+        let mut events = 0;
+        for p in generate(42, 10_000) {
+            events += p.events.len();
+            let report = engine.ingest(&p.to_record()).unwrap();
+            assert_eq!(report.profile, ProfileId(p.profile_id));
+        }
+        assert_eq!(events, 198_096);
+        let view = engine.profile(ProfileId(0)).unwrap();
+        assert_eq!(view.events.len(), 27);
+        assert_eq!(view.value("country"), Some(&"US".into()));
+        engine.internal_validate().unwrap();
+    }
+}
