@@ -6,6 +6,11 @@ use audience::schema::{
 };
 use audience::{Engine, Record, RecordBuilder, Timestamp};
 
+/// An amount in euro cents.
+pub fn eur(minor: i64) -> audience::Money {
+    audience::Money::new(minor, audience::Currency::new("EUR").unwrap())
+}
+
 /// A timestamp `secs` seconds after 2024-01-01T00:00:00Z.
 pub fn t(secs: i64) -> Timestamp {
     Timestamp::from_secs(1_704_067_200 + secs).unwrap()

@@ -1,12 +1,8 @@
 //! Events: stored in time order, joined by merges, validated against the schema.
 
-use audience::{Currency, Engine, EventInput, IngestError, Money, Value};
+use audience::{Engine, EventInput, IngestError, Value};
 
-use crate::common::{rec, retail, t};
-
-fn eur(minor: i64) -> Money {
-    Money::new(minor, Currency::new("EUR").unwrap())
-}
+use crate::common::{eur, rec, retail, t};
 
 #[test]
 fn late_records_go_in_place_and_merges_join_histories() {

@@ -2,11 +2,7 @@
 
 use audience::{Currency, CurrentValue, Engine, Money, Value};
 
-use crate::common::{limited_schema, rec, t};
-
-fn eur(minor: i64) -> Money {
-    Money::new(minor, Currency::new("EUR").unwrap())
-}
+use crate::common::{eur, limited_schema, rec, t};
 
 fn usd(minor: i64) -> Money {
     Money::new(minor, Currency::new("USD").unwrap())

@@ -125,6 +125,15 @@ fn add_money(totals: &mut MoneyTotals, m: Money) -> Result<(), Overflow> {
     Ok(())
 }
 
+/// Adds `items` to the sorted set `set`.
+fn union_into(set: &mut Vec<String>, items: &[String]) {
+    for item in items {
+        if let Err(i) = set.binary_search(item) {
+            set.insert(i, item.clone());
+        }
+    }
+}
+
 /// Folds one value into an aggregate; errors on overflow, leaving `agg` unspecified.
 fn fold(agg: &mut Aggregate, value: &Value) -> Result<(), Overflow> {
     match (agg, value) {
@@ -132,13 +141,7 @@ fn fold(agg: &mut Aggregate, value: &Value) -> Result<(), Overflow> {
             *total = total.checked_add(*n).ok_or(Overflow { currency: None })?;
         }
         (Aggregate::Money(totals), Value::Money(m)) => add_money(totals, *m)?,
-        (Aggregate::Union(set), Value::TextSet(items)) => {
-            for item in items {
-                if let Err(i) = set.binary_search(item) {
-                    set.insert(i, item.clone());
-                }
-            }
-        }
+        (Aggregate::Union(set), Value::TextSet(items)) => union_into(set, items),
         _ => {}
     }
     Ok(())
@@ -155,13 +158,7 @@ fn fold_aggregate(agg: &mut Aggregate, other: &Aggregate) -> Result<(), Overflow
                 add_money(a, *m)?;
             }
         }
-        (Aggregate::Union(a), Aggregate::Union(b)) => {
-            for item in b {
-                if let Err(i) = a.binary_search(item) {
-                    a.insert(i, item.clone());
-                }
-            }
-        }
+        (Aggregate::Union(a), Aggregate::Union(b)) => union_into(a, b),
         _ => {}
     }
     Ok(())
