@@ -34,12 +34,6 @@ impl TextPool {
         id
     }
 
-    /// The id of `text`, if it was ever interned.
-    #[allow(dead_code)] // Used by segment conditions on event properties.
-    pub(crate) fn lookup(&self, text: &str) -> Option<TextId> {
-        self.ids.get(text).copied()
-    }
-
     /// The text of `id`.
     pub(crate) fn get(&self, id: TextId) -> &str {
         self.texts.get(id.0 as usize).map_or("", |t| t)
