@@ -146,6 +146,14 @@ pub enum SchemaError {
     /// A schema with no source can accept no record.
     #[error("the schema declares no source")]
     NoSources,
+    /// A computed trait that does not fit the schema.
+    #[error("computed trait {name:?}: {problem}")]
+    Computed {
+        /// The computed trait.
+        name: String,
+        /// What is wrong with it.
+        problem: ComputedProblem,
+    },
     /// More items of one kind than the engine addresses (65,535).
     #[error("too many {what}: {count}")]
     TooMany {
@@ -154,6 +162,60 @@ pub enum SchemaError {
         /// How many were declared.
         count: usize,
     },
+}
+
+/// What is wrong with a computed trait's definition.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum ComputedProblem {
+    /// It names an event kind the schema does not declare.
+    #[error("unknown event kind {0:?}")]
+    UnknownEventKind(String),
+    /// It names a property its event kind does not declare.
+    #[error("event kind {kind:?} has no property {property:?}")]
+    UnknownProperty {
+        /// The event kind.
+        kind: String,
+        /// The property.
+        property: String,
+    },
+    /// A condition value of the wrong type.
+    #[error("condition on {property:?}: expected {expected}, got {got}")]
+    ConditionType {
+        /// The property.
+        property: String,
+        /// The property's type.
+        expected: &'static str,
+        /// The value's type.
+        got: &'static str,
+    },
+    /// The properties it reads have different types across event kinds.
+    #[error("the properties it reads differ in type")]
+    MixedTypes,
+    /// A sum, minimum, maximum or average over a property that is not integer or money.
+    #[error("needs an integer or money property, got {got}")]
+    NotNumeric {
+        /// The property's type.
+        got: &'static str,
+    },
+    /// A sum, minimum, maximum or average that no event kind feeds.
+    #[error("no event kind has the property it reads")]
+    NoEvents,
+    /// A money computation without `currency`.
+    #[error("reads money, so it needs a currency")]
+    MissingCurrency,
+    /// A `currency` on a computation that reads no money.
+    #[error("has a currency but reads no money")]
+    CurrencyWithoutMoney,
+    /// A window that can hold no instant.
+    #[error("empty window")]
+    EmptyWindow,
+    /// It names a trait the schema does not declare.
+    #[error("unknown trait {0:?}")]
+    UnknownTrait(String),
+    /// A time zone trait that is not a text trait.
+    #[error("time zone trait {0:?} is not a text trait")]
+    TimeZoneNotText(String),
 }
 
 /// Why one identifier of a record was not used for linking.
@@ -280,6 +342,45 @@ pub enum IngestError {
         /// Each identifier and why it was dropped.
         dropped: Vec<(String, String, DropReason)>,
     },
+    /// `events[event]` lies beyond the clock plus the configured future tolerance.
+    #[error("events[{event}]: time {at} is beyond the accepted limit {limit}")]
+    EventInFuture {
+        /// Position in the record's event list.
+        event: usize,
+        /// The event's time.
+        at: Timestamp,
+        /// The latest time accepted now.
+        limit: Timestamp,
+    },
+    /// `events[event]` carries money in another currency than a computed trait it feeds.
+    #[error(
+        "events[{event}].{property}: {got} cannot feed computed trait {computed} in {expected}"
+    )]
+    CurrencyMismatch {
+        /// Position in the record's event list.
+        event: usize,
+        /// The property.
+        property: String,
+        /// The computed trait.
+        computed: String,
+        /// Its currency.
+        expected: Currency,
+        /// The event's currency.
+        got: Currency,
+    },
+    /// `traits[index]` should hold a time zone, but the value is not a known IANA name.
+    #[error("traits[{index}] ({name}): unknown time zone {value:?}")]
+    UnknownTimeZone {
+        /// Position in the record's trait list.
+        index: usize,
+        /// The trait.
+        name: String,
+        /// The rejected value.
+        value: String,
+    },
+    /// The record log is full (2^48 records).
+    #[error("the record log is full")]
+    LogFull,
     /// Applying the record would overflow a sum trait (in `currency`, or as an integer).
     #[error("trait {name}: the sum overflows{}", currency.map(|c| format!(" in {c}")).unwrap_or_default())]
     SumOverflow {
@@ -303,6 +404,9 @@ pub enum LookupError {
     /// An identifier kind the schema does not declare.
     #[error("unknown identifier kind {0:?}")]
     UnknownIdentifierKind(String),
+    /// A computed trait the schema does not declare.
+    #[error("unknown computed trait {0:?}")]
+    UnknownComputed(String),
 }
 
 /// Any error of this crate.

@@ -68,6 +68,11 @@ schema_id!(
     EventKindId
 );
 
+schema_id!(
+    /// A computed trait of the schema, by position.
+    ComputedId
+);
+
 /// An interned normalized identifier `(kind, value)`; dense, never reused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]

@@ -61,14 +61,18 @@ pub mod schema;
 mod time;
 #[cfg(feature = "workload")]
 pub mod workload;
+mod zone;
 
 pub use engine::{
     DroppedIdentifier, Engine, EngineConfig, IngestReport, LoggedIdentifierView, MergeEvent,
     RecordView,
 };
-pub use error::{DropReason, Error, IngestError, LookupError, MoneyError, SchemaError, TimeError};
-pub use event::EventView;
-pub use ids::{EventKindId, KindId, ProfileId, RecordId, SourceId, TraitId};
+pub use error::{
+    ComputedProblem, DropReason, Error, IngestError, LookupError, MoneyError, SchemaError,
+    TimeError,
+};
+pub use event::{ComputedValue, EventView, Habit, PartOfDay};
+pub use ids::{ComputedId, EventKindId, KindId, ProfileId, RecordId, SourceId, TraitId};
 pub use money::{Currency, Money};
 pub use profile::{CurrentValue, IdentifierView, ObservationView, ProfileView, TraitView};
 pub use record::{

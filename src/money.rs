@@ -76,6 +76,21 @@ impl Currency {
         std::str::from_utf8(&self.code).unwrap_or("???")
     }
 
+    /// The currency packed into four bytes (for compact storage).
+    pub(crate) fn to_bits(self) -> [u8; 4] {
+        let [a, b, c] = self.code;
+        [a, b, c, self.exponent]
+    }
+
+    /// Unpacks [`Currency::to_bits`].
+    pub(crate) fn from_bits(bits: [u8; 4]) -> Currency {
+        let [a, b, c, exponent] = bits;
+        Currency {
+            code: [a, b, c],
+            exponent,
+        }
+    }
+
     /// Digits after the decimal point in the currency's minor unit (2 for EUR, 0 for JPY).
     pub fn exponent(&self) -> u8 {
         self.exponent

@@ -30,7 +30,7 @@ pub const MILLIS_PER_DAY: i64 = 86_400_000;
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "i64", into = "i64")]
-pub struct Timestamp(i64);
+pub struct Timestamp(pub(crate) i64);
 
 impl Timestamp {
     /// The earliest valid time: 0001-01-01T00:00:00.000Z.

@@ -24,6 +24,18 @@ impl Engine {
         self.check_identifiers()?;
         self.check_records()?;
         self.check_traits()?;
+        let scheduled = self
+            .profiles
+            .iter_live()
+            .filter(|(_, p)| p.due.is_some())
+            .count();
+        if scheduled != self.due.len() {
+            return Err(format!(
+                "{} profiles scheduled but {} queue entries",
+                scheduled,
+                self.due.len()
+            ));
+        }
         for m in &self.merges {
             if !self.is_retired(m.retired) || m.survivor >= m.retired {
                 return Err(format!("merge log entry {m:?} is inconsistent"));
@@ -117,13 +129,9 @@ impl Engine {
                     return Err(format!("{id}: traits not sorted"));
                 }
             }
-            if p.events.windows(2).any(|w| match w {
-                [a, b] => a.key() >= b.key(),
-                _ => false,
-            }) {
-                return Err(format!("{id}: events out of order"));
-            }
-            if p.events.iter().any(|e| !records.contains_key(&e.record)) {
+            p.events.check().map_err(|e| format!("{id}: {e}"))?;
+            self.check_computed(id, p)?;
+            if p.events.iter().any(|e| !records.contains_key(&e.record())) {
                 return Err(format!("{id}: an event names a record not in the profile"));
             }
             for state in &p.traits {

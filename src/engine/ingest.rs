@@ -5,22 +5,20 @@ use smallvec::SmallVec;
 
 use crate::engine::{DroppedIdentifier, Engine, IngestReport, MergeEntry, Scratch};
 use crate::error::{DropReason, IngestError};
-use crate::event::store::{self, PropValue, StoredEvent};
 use crate::identity::link::{self, Candidate, LinkPlan};
-use crate::ids::{EventKindId, KindId, ProfileId, RecordId, SourceId, TraitId};
+use crate::ids::{EventKindId, KindId, ProfileId, SourceId, TraitId};
 use crate::profile::merge::{Observation, Rules};
-use crate::record::{EventInput, Record, Value};
+use crate::record::{Record, Value};
 use crate::record_log::{LinkStatus, LoggedIdentifier, LoggedRecord, NO_RECORD};
-use crate::schema::PropertyType;
 
 /// A record that passed validation, with names resolved to ids.
-struct Checked<'r> {
-    record: &'r Record,
-    source: SourceId,
-    kinds: SmallVec<[KindId; 4]>,
-    traits: SmallVec<[(TraitId, Value); 4]>,
+pub(crate) struct Checked<'r> {
+    pub(crate) record: &'r Record,
+    pub(crate) source: SourceId,
+    pub(crate) kinds: SmallVec<[KindId; 4]>,
+    pub(crate) traits: SmallVec<[(TraitId, Value); 4]>,
     /// Per event: its kind and, per property, its position in the kind's definition.
-    events: Vec<(EventKindId, SmallVec<[u16; 4]>)>,
+    pub(crate) events: Vec<(EventKindId, SmallVec<[u16; 4]>)>,
 }
 
 /// An identifier that does not take part in linking, with its value as logged.
@@ -82,7 +80,11 @@ impl Engine {
         })
     }
 
-    fn check_text(&self, field: impl Fn() -> String, s: &str) -> Result<(), IngestError> {
+    pub(crate) fn check_text(
+        &self,
+        field: impl Fn() -> String,
+        s: &str,
+    ) -> Result<(), IngestError> {
         if s.len() > self.config.max_text_bytes {
             return Err(IngestError::TooLong {
                 field: field(),
@@ -93,7 +95,12 @@ impl Engine {
         Ok(())
     }
 
-    fn check_count(&self, field: &str, len: usize, max: usize) -> Result<(), IngestError> {
+    pub(crate) fn check_count(
+        &self,
+        field: &str,
+        len: usize,
+        max: usize,
+    ) -> Result<(), IngestError> {
         if len > max {
             return Err(IngestError::TooMany {
                 field: field.to_string(),
@@ -106,6 +113,9 @@ impl Engine {
 
     /// Checks every field against the schema and the limits; resolves names.
     fn validate<'r>(&self, record: &'r Record) -> Result<Checked<'r>, IngestError> {
+        if self.log.len() as u64 >= crate::event::store::MAX_RECORDS {
+            return Err(IngestError::LogFull);
+        }
         let source = self
             .schema
             .source_id(&record.source)
@@ -158,84 +168,6 @@ impl Engine {
         })
     }
 
-    fn validate_event(
-        &self,
-        index: usize,
-        event: &EventInput,
-    ) -> Result<(EventKindId, SmallVec<[u16; 4]>), IngestError> {
-        let kind = self.schema.event_kind_id(&event.kind).ok_or_else(|| {
-            IngestError::UnknownEventKind {
-                index,
-                kind: event.kind.chars().take(64).collect(),
-            }
-        })?;
-        let def = self
-            .schema
-            .event_kind(kind)
-            .ok_or_else(|| IngestError::UnknownEventKind {
-                index,
-                kind: event.kind.clone(),
-            })?;
-        self.check_count(
-            &format!("events[{index}].properties"),
-            event.properties.len(),
-            self.config.max_properties_per_event,
-        )?;
-        let mut positions = SmallVec::new();
-        for p in &event.properties {
-            let pos = def
-                .properties
-                .iter()
-                .position(|d| d.name == p.name)
-                .ok_or_else(|| IngestError::UnknownProperty {
-                    event: index,
-                    kind: def.name.clone(),
-                    name: p.name.chars().take(64).collect(),
-                })?;
-            let pos = u16::try_from(pos).unwrap_or(u16::MAX);
-            if positions.contains(&pos) {
-                return Err(IngestError::DuplicateProperty {
-                    event: index,
-                    name: p.name.clone(),
-                });
-            }
-            positions.push(pos);
-            let Some(pdef) = def.properties.get(usize::from(pos)) else {
-                continue;
-            };
-            let fits = matches!(
-                (pdef.ty, &p.value),
-                (PropertyType::Text, Value::Text(_))
-                    | (PropertyType::Integer, Value::Integer(_))
-                    | (PropertyType::Money, Value::Money(_))
-                    | (PropertyType::Boolean, Value::Boolean(_))
-            );
-            if !fits {
-                return Err(IngestError::PropertyType {
-                    event: index,
-                    name: p.name.clone(),
-                    expected: pdef.ty.name(),
-                    got: p.value.trait_type().name(),
-                });
-            }
-            let negative = match &p.value {
-                Value::Integer(n) => *n < 0,
-                Value::Money(m) => m.minor < 0,
-                _ => false,
-            };
-            if pdef.non_negative && negative {
-                return Err(IngestError::Negative {
-                    event: index,
-                    name: p.name.clone(),
-                });
-            }
-            if let Value::Text(s) = &p.value {
-                self.check_text(|| format!("events[{index}].{}", p.name), s)?;
-            }
-        }
-        Ok((kind, positions))
-    }
-
     fn validate_trait(
         &self,
         index: usize,
@@ -259,6 +191,15 @@ impl Engine {
             });
         }
         let field = || format!("traits[{index}]");
+        if let (true, Value::Text(zone)) = (self.schema.is_time_zone_trait(id), value)
+            && crate::zone::Zone::parse(zone).is_none()
+        {
+            return Err(IngestError::UnknownTimeZone {
+                index,
+                name: name.to_string(),
+                value: zone.chars().take(64).collect(),
+            });
+        }
         match value {
             Value::Text(s) => self.check_text(field, s)?,
             Value::TextSet(items) => {
@@ -365,6 +306,7 @@ impl Engine {
                     currency: e.currency,
                 })?;
         }
+        self.check_computed_sums(&checked, survivor, &others)?;
         Ok(Plan {
             checked,
             text,
@@ -454,12 +396,14 @@ impl Engine {
             profile: survivor,
             next: NO_RECORD,
         });
-        let events = self.store_events(&checked, rid);
+        let zone_changed = checked
+            .traits
+            .iter()
+            .any(|(t, _)| self.schema.is_time_zone_trait(*t));
+        let mut events = self.store_events(&checked, rid);
         if let Some(profile) = self.profiles.get_mut(survivor) {
             profile.records.prepend(&mut self.log, rid);
-            for event in events {
-                store::insert(&mut profile.events, event);
-            }
+            profile.events.insert(&mut events);
             for (trait_id, value) in checked.traits {
                 if let Some(rules) = Rules::new(&self.schema, trait_id) {
                     let obs = Observation {
@@ -471,6 +415,13 @@ impl Engine {
                     // Sums were checked in `plan`; an overflow here cannot happen.
                     let _ = profile.observe(&rules, trait_id, obs);
                 }
+            }
+        }
+        if !self.schema.computed_rules().is_empty() {
+            if !merged.is_empty() || zone_changed {
+                self.refresh_computed(survivor);
+            } else if !events.is_empty() {
+                self.add_computed(survivor, &events);
             }
         }
         match &record.message_id {
@@ -496,49 +447,12 @@ impl Engine {
         }
     }
 
-    /// The record's events as stored, texts interned.
-    fn store_events(&mut self, checked: &Checked<'_>, rid: RecordId) -> Vec<StoredEvent> {
-        let mut out = Vec::with_capacity(checked.events.len());
-        for (seq, (input, (kind, positions))) in checked
-            .record
-            .events
-            .iter()
-            .zip(&checked.events)
-            .enumerate()
-        {
-            let mut props: SmallVec<[(u16, PropValue); 1]> = input
-                .properties
-                .iter()
-                .zip(positions)
-                .map(|(p, &pos)| {
-                    let value = match &p.value {
-                        Value::Text(s) => PropValue::Text(self.texts.intern(s)),
-                        Value::Integer(n) => PropValue::Integer(*n),
-                        Value::Money(m) => PropValue::Money(*m),
-                        Value::Boolean(b) => PropValue::Boolean(*b),
-                        // Validation admits only the four property types.
-                        _ => PropValue::Boolean(false),
-                    };
-                    (pos, value)
-                })
-                .collect();
-            props.sort_unstable_by_key(|(pos, _)| *pos);
-            out.push(StoredEvent {
-                at: input.at,
-                record: rid,
-                seq: u32::try_from(seq).unwrap_or(u32::MAX),
-                kind: *kind,
-                props,
-            });
-        }
-        out
-    }
-
     /// Moves everything `retired` holds into `survivor` and relinks its identifiers.
     fn merge_into(&mut self, survivor: ProfileId, retired: ProfileId) {
         let Some(taken) = self.profiles.retire(retired, survivor) else {
             return;
         };
+        self.unschedule(retired, taken.due);
         for &(_, id) in &taken.identifiers {
             self.graph.set_owner(id, Some(survivor));
         }

@@ -2,15 +2,19 @@
 //! identity graph and the profile store, and delegates to the modules behind them.
 
 mod check;
+mod computed;
 mod ingest;
+mod ingest_events;
 mod report;
 
 pub use report::{DroppedIdentifier, IngestReport, LoggedIdentifierView, MergeEvent, RecordView};
 
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
 
 use crate::dedup::Dedup;
-use crate::error::{LookupError, TimeError};
+use crate::error::LookupError;
 use crate::event::text::TextPool;
 use crate::identity::IdentityGraph;
 use crate::ids::{IdentId, ProfileId, RecordId};
@@ -33,10 +37,13 @@ pub struct EngineConfig {
     pub max_text_bytes: usize,
     /// Most elements in one text-set value (default 1,024).
     pub max_set_len: usize,
-    /// Most events on one record (default 100,000).
+    /// Most events on one record (default 65,536).
     pub max_events_per_record: usize,
     /// Most properties on one event (default 64).
     pub max_properties_per_event: usize,
+    /// How far past the clock an event may lie, in seconds (default one day); `None`
+    /// accepts any time. Not checked while the clock is unset.
+    pub future_tolerance_secs: Option<u64>,
 }
 
 impl Default for EngineConfig {
@@ -47,8 +54,9 @@ impl Default for EngineConfig {
             max_traits_per_record: 256,
             max_text_bytes: 4096,
             max_set_len: 1024,
-            max_events_per_record: 100_000,
+            max_events_per_record: 65_536,
             max_properties_per_event: 64,
+            future_tolerance_secs: Some(86_400),
         }
     }
 }
@@ -118,6 +126,8 @@ pub struct Engine {
     merges_drained: usize,
     dedup: Dedup,
     texts: TextPool,
+    /// Profiles with events, under the next instant a computed trait of theirs can change.
+    due: BTreeSet<(Timestamp, ProfileId)>,
     scratch: Scratch,
 }
 
@@ -140,6 +150,7 @@ impl Engine {
             merges: Vec::new(),
             merges_drained: 0,
             texts: TextPool::default(),
+            due: BTreeSet::new(),
             scratch: Scratch::default(),
         }
     }
@@ -157,14 +168,6 @@ impl Engine {
     /// The engine clock ("now"), unset until the first `advance_time`.
     pub fn now(&self) -> Option<Timestamp> {
         self.clock.now()
-    }
-
-    /// Moves the clock forwards to `to`.
-    ///
-    /// # Errors
-    /// [`TimeError::Backwards`] when `to` is before now; nothing changes.
-    pub fn advance_time(&mut self, to: Timestamp) -> Result<(), TimeError> {
-        self.clock.advance(to)
     }
 
     /// The live profile that `id` is now part of (itself, or the survivor of its merges).
@@ -187,14 +190,23 @@ impl Engine {
             .profiles
             .get(live)
             .ok_or(LookupError::UnknownProfile(id))?;
-        Ok(crate::profile::view::view(
+        let mut view = crate::profile::view::view(
             &self.schema,
             &self.graph,
             &self.log,
             &self.texts,
             live,
             profile,
-        ))
+        );
+        view.computed = self
+            .schema
+            .def()
+            .computed
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.clone(), self.computed_value(profile, i)))
+            .collect();
+        Ok(view)
     }
 
     /// The live profile holding identifier `(kind, value)`; `value` is normalized first.

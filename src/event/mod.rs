@@ -1,6 +1,9 @@
-//! Behaviour: the events of each profile, kept in time order.
+//! Behaviour: the events of each profile, kept in time order, and the computed traits
+//! derived from them.
 
+pub(crate) mod computed;
 pub(crate) mod store;
 pub(crate) mod text;
 
+pub use computed::{ComputedValue, Habit, PartOfDay};
 pub use store::EventView;

@@ -2,7 +2,8 @@
 
 use smallvec::SmallVec;
 
-use crate::event::store::{self as event_store, StoredEvent};
+use crate::event::computed::Acc;
+use crate::event::store::EventHistory;
 use crate::ids::{IdentId, KindId, ProfileId, TraitId};
 use crate::profile::merge::{Observation, Overflow, Rules, TraitState, check_sum};
 use crate::record::Value;
@@ -19,7 +20,11 @@ pub(crate) struct Profile {
     /// Traits, sorted by id.
     pub(crate) traits: Vec<TraitState>,
     /// Events, sorted by (time, record, position).
-    pub(crate) events: Vec<StoredEvent>,
+    pub(crate) events: EventHistory,
+    /// Computed traits, by id (empty until the profile has an event).
+    pub(crate) computed: Vec<Acc>,
+    /// The next instant a computed trait can change as time passes.
+    pub(crate) due: Option<crate::time::Timestamp>,
 }
 
 impl Profile {
@@ -29,6 +34,14 @@ impl Profile {
             .binary_search_by(|t| t.trait_id.cmp(&id))
             .ok()
             .and_then(|i| self.traits.get(i))
+    }
+
+    /// The current value of a text trait under a picking strategy.
+    pub(crate) fn current_text(&self, id: TraitId) -> Option<&str> {
+        match &self.trait_state(id)?.winner()?.value {
+            Value::Text(s) => Some(s),
+            _ => None,
+        }
     }
 
     /// Adds an observation (sums checked beforehand).
@@ -59,7 +72,7 @@ impl Profile {
     ) -> Result<(), Overflow> {
         self.identifiers.extend(other.identifiers);
         self.records.join(log, other.records);
-        event_store::merge(&mut self.events, other.events);
+        self.events.merge(other.events);
         for state in other.traits {
             match self
                 .traits
@@ -223,13 +236,9 @@ impl ProfileStore {
                 bytes += p.identifiers.capacity() * std::mem::size_of::<(KindId, IdentId)>();
             }
             bytes += p.traits.capacity() * std::mem::size_of::<TraitState>();
-            bytes += p.events.capacity() * std::mem::size_of::<StoredEvent>();
-            for e in &p.events {
-                if e.props.spilled() {
-                    bytes += e.props.capacity()
-                        * std::mem::size_of::<(u16, crate::event::store::PropValue)>();
-                }
-            }
+            bytes += p.events.heap_bytes();
+            bytes += p.computed.capacity() * std::mem::size_of::<Acc>();
+            bytes += p.computed.iter().map(Acc::heap_bytes).sum::<usize>();
             for t in &p.traits {
                 bytes += t.observations.capacity() * std::mem::size_of::<Observation>();
             }

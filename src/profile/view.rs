@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::EventView;
 use crate::event::text::TextPool;
+use crate::event::{ComputedValue, EventView};
 use crate::identity::IdentityGraph;
 use crate::ids::{ProfileId, RecordId};
 use crate::money::Money;
@@ -76,12 +76,20 @@ pub struct ProfileView {
     pub records: Vec<RecordId>,
     /// Events, in time order.
     pub events: Vec<EventView>,
+    /// Computed traits in schema order, with their current values (`None` with the clock
+    /// unset or nothing to report).
+    pub computed: Vec<(String, Option<ComputedValue>)>,
 }
 
 impl ProfileView {
     /// The trait named `name`.
     pub fn trait_view(&self, name: &str) -> Option<&TraitView> {
         self.traits.iter().find(|t| t.name == name)
+    }
+
+    /// The current value of computed trait `name`.
+    pub fn computed(&self, name: &str) -> Option<&ComputedValue> {
+        self.computed.iter().find(|(n, _)| n == name)?.1.as_ref()
     }
 
     /// The current single value of trait `name` (`None` for money sums and absent traits).
@@ -165,5 +173,6 @@ pub(crate) fn view(
             .iter()
             .map(|e| crate::event::store::view(schema, texts, e))
             .collect(),
+        computed: Vec::new(),
     }
 }

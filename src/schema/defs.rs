@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::schema::computed::ComputedDef;
+
 /// How values of an identifier kind are normalized before they are compared.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -325,4 +327,7 @@ pub struct SchemaDef {
     /// Channels.
     #[serde(default)]
     pub channels: Vec<ChannelDef>,
+    /// Computed traits, derived from events.
+    #[serde(default)]
+    pub computed: Vec<ComputedDef>,
 }

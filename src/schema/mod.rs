@@ -12,9 +12,12 @@
 //! # Ok::<(), audience::SchemaError>(())
 //! ```
 
+mod computed;
 mod defaults;
 mod defs;
 
+pub use computed::{Computation, ComputedDef, EventFilter, Field, PropertyCondition};
+pub(crate) use computed::{ComputedRule, Op, Term};
 pub use defaults::EVENT_VOCABULARY;
 pub use defs::{
     ChannelDef, ConsentDefault, EventKindDef, IdentifierKindDef, MergeStrategy, Normalizer,
@@ -27,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{DropReason, SchemaError};
 use crate::hash::{FastMap, fast_map};
 use crate::identity::normalize::CompiledNormalizer;
-use crate::ids::{EventKindId, KindId, SourceId, TraitId};
+use crate::ids::{ComputedId, EventKindId, KindId, SourceId, TraitId};
 
 /// The compiled rules of one identifier kind.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,6 +57,11 @@ pub struct Schema {
     limits: Vec<u32>,
     /// Per kind: its position in linking order (priority, then name).
     kind_ranks: Vec<u16>,
+    /// Computed traits, compiled, by id.
+    computed: Vec<ComputedRule>,
+    computed_names: FastMap<String, ComputedId>,
+    /// Per trait: whether some habit reads it as a time zone.
+    time_zone_traits: Vec<bool>,
 }
 
 impl Schema {
@@ -79,6 +87,17 @@ impl Schema {
         let event_names = name_map("event kind", def.event_kinds.iter().map(|e| &e.name))?;
         for event in &def.event_kinds {
             name_map("property", event.properties.iter().map(|p| &p.name))?;
+        }
+        let computed_names = name_map("computed trait", def.computed.iter().map(|c| &c.name))?;
+        let computed = computed::compile(&def, &event_names, &trait_names)?;
+        let mut time_zone_traits = vec![false; def.traits.len()];
+        for rule in &computed {
+            if let Some(slot) = rule
+                .time_zone
+                .and_then(|t| time_zone_traits.get_mut(t.index()))
+            {
+                *slot = true;
+            }
         }
         name_map("purpose", def.purposes.iter().map(|p| &p.name))?;
         name_map("channel", def.channels.iter().map(|c| &c.name))?;
@@ -131,6 +150,12 @@ impl Schema {
                 .map(|(n, i)| (n, EventKindId(i)))
                 .collect(),
             source_ranks,
+            computed,
+            computed_names: computed_names
+                .into_iter()
+                .map(|(n, i)| (n, ComputedId(i)))
+                .collect(),
+            time_zone_traits,
         })
     }
 
@@ -190,6 +215,29 @@ impl Schema {
     /// The definition of an event kind.
     pub fn event_kind(&self, id: EventKindId) -> Option<&EventKindDef> {
         self.def.event_kinds.get(id.index())
+    }
+
+    /// The id of a computed trait.
+    pub fn computed_id(&self, name: &str) -> Option<ComputedId> {
+        self.computed_names.get(name).copied()
+    }
+
+    /// The definition of a computed trait.
+    pub fn computed(&self, id: ComputedId) -> Option<&ComputedDef> {
+        self.def.computed.get(id.index())
+    }
+
+    /// Compiled computed traits, by id.
+    pub(crate) fn computed_rules(&self) -> &[ComputedRule] {
+        &self.computed
+    }
+
+    /// Whether some habit reads trait `id` as a time zone.
+    pub(crate) fn is_time_zone_trait(&self, id: TraitId) -> bool {
+        self.time_zone_traits
+            .get(id.index())
+            .copied()
+            .unwrap_or(false)
     }
 
     /// Normalizes a value of identifier kind `kind` and checks it against the blocked list.
@@ -302,6 +350,12 @@ impl SchemaBuilder {
     /// Adds an event kind.
     pub fn event_kind(mut self, def: EventKindDef) -> Self {
         self.def.event_kinds.push(def);
+        self
+    }
+
+    /// Adds a computed trait.
+    pub fn computed(mut self, def: ComputedDef) -> Self {
+        self.def.computed.push(def);
         self
     }
 

@@ -1,0 +1,239 @@
+//! Keeping computed traits current: on new events, on merges, on time zone changes and
+//! as the clock moves. Only profiles whose values can change are visited: each profile
+//! with events sits in a queue under the next instant one of its values can change.
+
+use crate::engine::Engine;
+use crate::error::{LookupError, TimeError};
+use crate::event::computed::{self, Acc, ComputedValue};
+use crate::event::store::NewEvent;
+use crate::ids::ProfileId;
+use crate::profile::Profile;
+use crate::schema::{ComputedRule, Op};
+use crate::time::Timestamp;
+use crate::zone::Zone;
+
+/// The zone a habit reads `profile`'s local hours in.
+fn zone(rule: &ComputedRule, profile: &Profile) -> Zone {
+    rule.time_zone
+        .and_then(|t| profile.current_text(t))
+        .and_then(Zone::parse)
+        .unwrap_or_default()
+}
+
+impl Engine {
+    /// Moves the clock forwards to `to`; computed traits whose windows the move crosses are
+    /// brought up to date (only the profiles they belong to are visited).
+    ///
+    /// # Errors
+    /// [`TimeError::Backwards`] when `to` is before now; nothing changes.
+    pub fn advance_time(&mut self, to: Timestamp) -> Result<(), TimeError> {
+        let old = self.clock.now();
+        self.clock.advance(to)?;
+        if self.schema.computed_rules().is_empty() {
+            return Ok(());
+        }
+        let mut due = Vec::new();
+        while let Some(&(at, p)) = self.due.first() {
+            if at > to {
+                break;
+            }
+            self.due.pop_first();
+            due.push(p);
+        }
+        for p in due {
+            let Engine {
+                schema,
+                profiles,
+                texts,
+                ..
+            } = self;
+            let Some(profile) = profiles.get_mut(p) else {
+                continue;
+            };
+            profile.due = None;
+            let rules = schema.computed_rules();
+            for (i, rule) in rules.iter().enumerate() {
+                let z = zone(rule, profile);
+                let Some(acc) = profile.computed.get_mut(i) else {
+                    continue;
+                };
+                match old {
+                    Some(old) => computed::advance(rule, acc, &profile.events, old, to, texts, z),
+                    None => *acc = computed::recompute(rule, &profile.events, Some(to), texts, z),
+                }
+            }
+            self.schedule(p);
+        }
+        Ok(())
+    }
+
+    /// Recomputes every computed trait of `p` from its events.
+    pub(crate) fn refresh_computed(&mut self, p: ProfileId) {
+        let now = self.clock.now();
+        let Engine {
+            schema,
+            profiles,
+            texts,
+            ..
+        } = self;
+        let Some(profile) = profiles.get_mut(p) else {
+            return;
+        };
+        let rules = schema.computed_rules();
+        if rules.is_empty() || profile.events.is_empty() {
+            profile.computed = Vec::new();
+        } else {
+            let accs = rules
+                .iter()
+                .map(|rule| {
+                    computed::recompute(rule, &profile.events, now, texts, zone(rule, profile))
+                })
+                .collect();
+            profile.computed = accs;
+        }
+        self.schedule(p);
+    }
+
+    /// Adds newly stored events of `p` to its computed traits.
+    pub(crate) fn add_computed(&mut self, p: ProfileId, events: &[NewEvent]) {
+        let now = self.clock.now();
+        let Engine {
+            schema,
+            profiles,
+            texts,
+            ..
+        } = self;
+        let Some(profile) = profiles.get_mut(p) else {
+            return;
+        };
+        let rules = schema.computed_rules();
+        if rules.is_empty() {
+            return;
+        }
+        if profile.computed.len() != rules.len() {
+            profile.computed = rules.iter().map(Acc::empty).collect();
+        }
+        let zones: Vec<Zone> = rules
+            .iter()
+            .map(|rule| match rule.op {
+                Op::Habit => zone(rule, profile),
+                _ => Zone::Utc,
+            })
+            .collect();
+        for ((rule, acc), z) in rules.iter().zip(profile.computed.iter_mut()).zip(zones) {
+            for e in events {
+                computed::add_event(rule, acc, e, now, texts, z);
+            }
+        }
+        self.schedule(p);
+    }
+
+    /// Puts `p` in the queue under its next change (or takes it out).
+    pub(crate) fn schedule(&mut self, p: ProfileId) {
+        let Some(profile) = self.profiles.get_mut(p) else {
+            return;
+        };
+        let next = if profile.computed.is_empty() {
+            None
+        } else {
+            computed::next_change(
+                self.schema.computed_rules(),
+                &profile.events,
+                self.clock.now(),
+                &self.texts,
+            )
+        };
+        if profile.due != next {
+            if let Some(old) = profile.due {
+                self.due.remove(&(old, p));
+            }
+            if let Some(new) = next {
+                self.due.insert((new, p));
+            }
+            profile.due = next;
+        }
+    }
+
+    /// Takes a retired profile out of the queue.
+    pub(crate) fn unschedule(&mut self, p: ProfileId, due: Option<Timestamp>) {
+        if let Some(at) = due {
+            self.due.remove(&(at, p));
+        }
+    }
+
+    /// The current value of computed trait `name` of profile `id` (or the survivor it was
+    /// merged into); `None` with the clock unset or nothing to report.
+    ///
+    /// # Errors
+    /// [`LookupError::UnknownProfile`] or [`LookupError::UnknownComputed`].
+    pub fn computed(
+        &self,
+        id: ProfileId,
+        name: &str,
+    ) -> Result<Option<ComputedValue>, LookupError> {
+        let cid = self
+            .schema
+            .computed_id(name)
+            .ok_or_else(|| LookupError::UnknownComputed(name.to_string()))?;
+        let live = self.resolve(id)?;
+        let profile = self
+            .profiles
+            .get(live)
+            .ok_or(LookupError::UnknownProfile(id))?;
+        Ok(self.computed_value(profile, cid.index()))
+    }
+
+    /// Checks that every maintained computed trait of `p` equals its batch recomputation.
+    pub(crate) fn check_computed(&self, id: ProfileId, p: &Profile) -> Result<(), String> {
+        let rules = self.schema.computed_rules();
+        if p.computed.is_empty() {
+            return if p.events.is_empty() || rules.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("{id}: computed traits missing"))
+            };
+        }
+        if p.computed.len() != rules.len() {
+            return Err(format!("{id}: computed traits miscounted"));
+        }
+        for (rule, acc) in rules.iter().zip(&p.computed) {
+            let batch = computed::recompute(
+                rule,
+                &p.events,
+                self.clock.now(),
+                &self.texts,
+                zone(rule, p),
+            );
+            if &batch != acc {
+                return Err(format!(
+                    "{id}: computed trait differs from batch: {acc:?} != {batch:?}"
+                ));
+            }
+        }
+        let next = computed::next_change(rules, &p.events, self.clock.now(), &self.texts);
+        if next != p.due || next.is_some_and(|t| !self.due.contains(&(t, id))) {
+            return Err(format!("{id}: due time {:?} != {next:?}", p.due));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn computed_value(&self, profile: &Profile, index: usize) -> Option<ComputedValue> {
+        let rule = self.schema.computed_rules().get(index)?;
+        let empty;
+        let acc = match profile.computed.get(index) {
+            Some(acc) => acc,
+            None => {
+                empty = Acc::empty(rule);
+                &empty
+            }
+        };
+        computed::value(
+            &self.schema,
+            rule,
+            acc,
+            &profile.events,
+            self.clock.now(),
+            &self.texts,
+        )
+    }
+}

@@ -1,0 +1,238 @@
+//! The event side of ingest: validating a record's events against the schema, the
+//! clock and the computed traits, and turning them into stored events.
+
+use smallvec::SmallVec;
+
+use crate::engine::Engine;
+use crate::engine::ingest::Checked;
+use crate::error::IngestError;
+use crate::event::store::{NewEvent, PropValue};
+use crate::ids::{EventKindId, RecordId};
+use crate::record::{EventInput, Value};
+use crate::schema::PropertyType;
+
+impl Engine {
+    pub(crate) fn validate_event(
+        &self,
+        index: usize,
+        event: &EventInput,
+    ) -> Result<(EventKindId, SmallVec<[u16; 4]>), IngestError> {
+        let kind = self.schema.event_kind_id(&event.kind).ok_or_else(|| {
+            IngestError::UnknownEventKind {
+                index,
+                kind: event.kind.chars().take(64).collect(),
+            }
+        })?;
+        let def = self
+            .schema
+            .event_kind(kind)
+            .ok_or_else(|| IngestError::UnknownEventKind {
+                index,
+                kind: event.kind.clone(),
+            })?;
+        self.check_count(
+            &format!("events[{index}].properties"),
+            event.properties.len(),
+            self.config.max_properties_per_event,
+        )?;
+        let mut positions = SmallVec::new();
+        for p in &event.properties {
+            let pos = def
+                .properties
+                .iter()
+                .position(|d| d.name == p.name)
+                .ok_or_else(|| IngestError::UnknownProperty {
+                    event: index,
+                    kind: def.name.clone(),
+                    name: p.name.chars().take(64).collect(),
+                })?;
+            let pos = u16::try_from(pos).unwrap_or(u16::MAX);
+            if positions.contains(&pos) {
+                return Err(IngestError::DuplicateProperty {
+                    event: index,
+                    name: p.name.clone(),
+                });
+            }
+            positions.push(pos);
+            let Some(pdef) = def.properties.get(usize::from(pos)) else {
+                continue;
+            };
+            let fits = matches!(
+                (pdef.ty, &p.value),
+                (PropertyType::Text, Value::Text(_))
+                    | (PropertyType::Integer, Value::Integer(_))
+                    | (PropertyType::Money, Value::Money(_))
+                    | (PropertyType::Boolean, Value::Boolean(_))
+            );
+            if !fits {
+                return Err(IngestError::PropertyType {
+                    event: index,
+                    name: p.name.clone(),
+                    expected: pdef.ty.name(),
+                    got: p.value.trait_type().name(),
+                });
+            }
+            let negative = match &p.value {
+                Value::Integer(n) => *n < 0,
+                Value::Money(m) => m.minor < 0,
+                _ => false,
+            };
+            if pdef.non_negative && negative {
+                return Err(IngestError::Negative {
+                    event: index,
+                    name: p.name.clone(),
+                });
+            }
+            if let Value::Text(s) = &p.value {
+                self.check_text(|| format!("events[{index}].{}", p.name), s)?;
+            }
+        }
+        self.check_event_time(index, event)?;
+        self.check_currencies(index, kind, event, &positions)?;
+        Ok((kind, positions))
+    }
+
+    /// An event beyond the clock plus the configured tolerance is refused.
+    fn check_event_time(&self, index: usize, event: &EventInput) -> Result<(), IngestError> {
+        let (Some(now), Some(secs)) = (self.clock.now(), self.config.future_tolerance_secs) else {
+            return Ok(());
+        };
+        let limit = now
+            .checked_add_millis(i64::try_from(secs).unwrap_or(i64::MAX).saturating_mul(1000))
+            .unwrap_or(crate::time::Timestamp::MAX);
+        if event.at > limit {
+            return Err(IngestError::EventInFuture {
+                event: index,
+                at: event.at,
+                limit,
+            });
+        }
+        Ok(())
+    }
+
+    /// Money that feeds a computed trait must be in that trait's currency.
+    fn check_currencies(
+        &self,
+        index: usize,
+        kind: EventKindId,
+        event: &EventInput,
+        positions: &[u16],
+    ) -> Result<(), IngestError> {
+        for (id, rule) in self.schema.computed_rules().iter().enumerate() {
+            let Some(expected) = rule.currency else {
+                continue;
+            };
+            for term in rule.terms(kind) {
+                let Some(pos) = term.property else {
+                    continue;
+                };
+                let value = positions
+                    .iter()
+                    .position(|&p| p == pos)
+                    .and_then(|i| event.properties.get(i));
+                if let Some(crate::record::PropertyInput {
+                    value: Value::Money(m),
+                    name,
+                }) = value
+                    && m.currency != expected
+                {
+                    return Err(IngestError::CurrencyMismatch {
+                        event: index,
+                        property: name.clone(),
+                        computed: self
+                            .schema
+                            .def()
+                            .computed
+                            .get(id)
+                            .map_or_else(String::new, |c| c.name.clone()),
+                        expected,
+                        got: m.currency,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The record's events as stored, texts interned.
+    pub(crate) fn store_events(&mut self, checked: &Checked<'_>, rid: RecordId) -> Vec<NewEvent> {
+        let mut out = Vec::with_capacity(checked.events.len());
+        for (seq, (input, (kind, positions))) in checked
+            .record
+            .events
+            .iter()
+            .zip(&checked.events)
+            .enumerate()
+        {
+            let mut props: SmallVec<[(u16, PropValue); 2]> = input
+                .properties
+                .iter()
+                .zip(positions)
+                .map(|(p, &pos)| {
+                    let value = match &p.value {
+                        Value::Text(s) => PropValue::Text(self.texts.intern(s)),
+                        Value::Integer(n) => PropValue::Integer(*n),
+                        Value::Money(m) => PropValue::Money(*m),
+                        Value::Boolean(b) => PropValue::Boolean(*b),
+                        // Validation admits only the four property types.
+                        _ => PropValue::Boolean(false),
+                    };
+                    (pos, value)
+                })
+                .collect();
+            props.sort_unstable_by_key(|(pos, _)| *pos);
+            out.push(NewEvent {
+                at: input.at,
+                record: rid,
+                seq: u32::try_from(seq).unwrap_or(u32::MAX),
+                kind: *kind,
+                props,
+            });
+        }
+        out
+    }
+}
+
+impl Engine {
+    /// Checks that no computed sum of the profile the record lands on (after its merges)
+    /// could overflow: the absolute amounts feeding each sum must total at most `i64::MAX`.
+    pub(crate) fn check_computed_sums(
+        &self,
+        checked: &Checked<'_>,
+        survivor: Option<crate::ids::ProfileId>,
+        others: &[crate::ids::ProfileId],
+    ) -> Result<(), IngestError> {
+        for (id, rule) in self.schema.computed_rules().iter().enumerate() {
+            let mut total: u64 = survivor
+                .iter()
+                .chain(others)
+                .filter_map(|p| self.profiles.get(*p))
+                .filter_map(|p| p.computed.get(id))
+                .map(crate::event::computed::Acc::magnitude)
+                .fold(0, u64::saturating_add);
+            for (input, (kind, positions)) in checked.record.events.iter().zip(&checked.events) {
+                let m = crate::event::computed::magnitude(rule, *kind, |pos| {
+                    let i = positions.iter().position(|&p| p == pos)?;
+                    match &input.properties.get(i)?.value {
+                        Value::Integer(n) => Some(*n),
+                        Value::Money(m) => Some(m.minor),
+                        _ => None,
+                    }
+                });
+                total = total.saturating_add(m);
+            }
+            if total > i64::MAX as u64 {
+                return Err(IngestError::SumOverflow {
+                    name: self
+                        .schema
+                        .def()
+                        .computed
+                        .get(id)
+                        .map_or_else(String::new, |c| c.name.clone()),
+                    currency: rule.currency,
+                });
+            }
+        }
+        Ok(())
+    }
+}

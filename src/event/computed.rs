@@ -1,0 +1,575 @@
+//! Computed traits, kept current event by event: an accumulator per (profile, computed
+//! trait) that events enter (arrival, or the clock passing them) and leave (the window's
+//! far edge passing them). What cannot be undone cheaply (a minimum, a first value) is
+//! recomputed from the profile's events in the window, which are sorted by time.
+
+use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
+
+use crate::event::store::{EventHistory, EventKey, EventRef, NewEvent, PropValue, prop_value};
+use crate::event::text::TextPool;
+use crate::ids::EventKindId;
+use crate::money::Money;
+use crate::record::Value;
+use crate::schema::{ComputedRule, Op, Schema, Term};
+use crate::time::{MILLIS_PER_DAY, Timestamp, Window, days_since};
+use crate::zone::Zone;
+
+/// What an event reads: its kind, or one of its property values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Piece {
+    Kind(EventKindId),
+    Prop(PropValue),
+}
+
+/// The events of one value, for favourites and distinct counts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Tally {
+    value: Piece,
+    count: u32,
+    last: EventKey,
+}
+
+/// The state of one computed trait of one profile, over the events in its window.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Acc {
+    Count(u64),
+    /// `magnitude` bounds every partial sum: the absolute amounts of *all* the profile's
+    /// events that feed the sum, in or out of the window.
+    Sum {
+        total: i64,
+        count: u32,
+        magnitude: u64,
+    },
+    Extreme(Option<i64>),
+    /// The chosen event (first or last); its value is read back from the history.
+    Pick(Option<EventKey>),
+    Tally(Vec<Tally>),
+    Habit([u32; 4]),
+}
+
+/// Anything that looks like an event.
+pub(crate) trait EventData {
+    fn key(&self) -> EventKey;
+    fn kind(&self) -> EventKindId;
+    fn prop(&self, position: u16) -> Option<PropValue>;
+}
+
+impl EventData for EventRef<'_> {
+    fn key(&self) -> EventKey {
+        EventRef::key(self)
+    }
+    fn kind(&self) -> EventKindId {
+        EventRef::kind(self)
+    }
+    fn prop(&self, position: u16) -> Option<PropValue> {
+        EventRef::prop(self, position)
+    }
+}
+
+impl EventData for NewEvent {
+    fn key(&self) -> EventKey {
+        (self.at, self.record, self.seq)
+    }
+    fn kind(&self) -> EventKindId {
+        self.kind
+    }
+    fn prop(&self, position: u16) -> Option<PropValue> {
+        self.props
+            .iter()
+            .find(|(p, _)| *p == position)
+            .map(|(_, v)| *v)
+    }
+}
+
+/// What one event gives one computed trait.
+#[derive(Clone, Copy, Debug)]
+struct Contribution {
+    key: EventKey,
+    piece: Piece,
+    amount: i64,
+}
+
+fn holds(term: &Term, e: &impl EventData, texts: &TextPool) -> bool {
+    term.conditions
+        .iter()
+        .all(|(pos, values)| match e.prop(*pos) {
+            None => false,
+            Some(v) => values.iter().any(|want| matches_value(v, want, texts)),
+        })
+}
+
+fn matches_value(v: PropValue, want: &Value, texts: &TextPool) -> bool {
+    match (v, want) {
+        (PropValue::Text(t), Value::Text(s)) => texts.get(t) == s,
+        (PropValue::Integer(a), Value::Integer(b)) => a == *b,
+        (PropValue::Money(a), Value::Money(b)) => a == *b,
+        (PropValue::Boolean(a), Value::Boolean(b)) => a == *b,
+        _ => false,
+    }
+}
+
+fn amount(piece: Piece) -> i64 {
+    match piece {
+        Piece::Prop(PropValue::Integer(n)) => n,
+        Piece::Prop(PropValue::Money(m)) => m.minor,
+        _ => 0,
+    }
+}
+
+fn contributions(
+    rule: &ComputedRule,
+    e: &impl EventData,
+    texts: &TextPool,
+) -> SmallVec<[Contribution; 1]> {
+    let mut out = SmallVec::new();
+    for term in rule.terms(e.kind()) {
+        if !holds(term, e, texts) {
+            continue;
+        }
+        let piece = match term.property {
+            None => Piece::Kind(e.kind()),
+            Some(pos) => match e.prop(pos) {
+                Some(v) => Piece::Prop(v),
+                None => continue,
+            },
+        };
+        let n = amount(piece);
+        out.push(Contribution {
+            key: e.key(),
+            piece,
+            // The magnitude bound keeps every amount above i64::MIN.
+            amount: if term.negate { n.saturating_neg() } else { n },
+        });
+    }
+    out
+}
+
+/// The absolute amounts `e` carries for `rule`'s sum, conditions aside: the bound that
+/// keeps every sum of a profile inside `i64`.
+pub(crate) fn magnitude(
+    rule: &ComputedRule,
+    kind: EventKindId,
+    prop: impl Fn(u16) -> Option<i64>,
+) -> u64 {
+    if !matches!(rule.op, Op::Sum | Op::Average) {
+        return 0;
+    }
+    rule.terms(kind)
+        .iter()
+        .filter_map(|t| t.property.and_then(&prop))
+        .map(i64::unsigned_abs)
+        .fold(0u64, u64::saturating_add)
+}
+
+fn part_of_day(zone: Zone, at: Timestamp) -> usize {
+    (zone.hour(at) / 6) as usize
+}
+
+impl Acc {
+    pub(crate) fn empty(rule: &ComputedRule) -> Acc {
+        match rule.op {
+            Op::Count => Acc::Count(0),
+            Op::Sum | Op::Average => Acc::Sum {
+                total: 0,
+                count: 0,
+                magnitude: 0,
+            },
+            Op::Min | Op::Max => Acc::Extreme(None),
+            Op::FirstValue | Op::LastValue | Op::FirstTime | Op::LastTime | Op::DaysSince => {
+                Acc::Pick(None)
+            }
+            Op::MostFrequent | Op::DistinctCount => Acc::Tally(Vec::new()),
+            Op::Habit => Acc::Habit([0; 4]),
+        }
+    }
+
+    fn add(&mut self, op: Op, zone: Zone, c: &Contribution) {
+        match self {
+            Acc::Count(n) => *n = n.saturating_add(1),
+            Acc::Sum { total, count, .. } => {
+                *total = total.saturating_add(c.amount);
+                *count = count.saturating_add(1);
+            }
+            Acc::Extreme(best) => {
+                let better = match best {
+                    None => true,
+                    Some(b) if op == Op::Min => c.amount < *b,
+                    Some(b) => c.amount > *b,
+                };
+                if better {
+                    *best = Some(c.amount);
+                }
+            }
+            Acc::Pick(best) => {
+                let first = matches!(op, Op::FirstValue | Op::FirstTime);
+                let better = best.is_none_or(|b| if first { c.key < b } else { c.key > b });
+                if better {
+                    *best = Some(c.key);
+                }
+            }
+            Acc::Tally(entries) => match entries.binary_search_by(|t| t.value.cmp(&c.piece)) {
+                Ok(i) => {
+                    if let Some(t) = entries.get_mut(i) {
+                        t.count = t.count.saturating_add(1);
+                        t.last = t.last.max(c.key);
+                    }
+                }
+                Err(i) => entries.insert(
+                    i,
+                    Tally {
+                        value: c.piece,
+                        count: 1,
+                        last: c.key,
+                    },
+                ),
+            },
+            Acc::Habit(parts) => {
+                if let Some(n) = parts.get_mut(part_of_day(zone, c.key.0)) {
+                    *n = n.saturating_add(1);
+                }
+            }
+        }
+    }
+
+    /// Takes a contribution out; `false` when the state must be recomputed instead.
+    fn remove(&mut self, zone: Zone, c: &Contribution) -> bool {
+        match self {
+            Acc::Count(n) => *n = n.saturating_sub(1),
+            Acc::Sum { total, count, .. } => {
+                *total = total.saturating_sub(c.amount);
+                *count = count.saturating_sub(1);
+            }
+            Acc::Extreme(best) => return *best != Some(c.amount),
+            Acc::Pick(best) => return *best != Some(c.key),
+            Acc::Tally(entries) => {
+                let Ok(i) = entries.binary_search_by(|t| t.value.cmp(&c.piece)) else {
+                    return false;
+                };
+                let Some(t) = entries.get_mut(i) else {
+                    return false;
+                };
+                t.count = t.count.saturating_sub(1);
+                if t.count == 0 {
+                    entries.remove(i);
+                } else if t.last == c.key {
+                    return false;
+                }
+            }
+            Acc::Habit(parts) => {
+                if let Some(n) = parts.get_mut(part_of_day(zone, c.key.0)) {
+                    *n = n.saturating_sub(1);
+                }
+            }
+        }
+        true
+    }
+
+    fn add_magnitude(&mut self, m: u64) {
+        if let Acc::Sum { magnitude, .. } = self {
+            *magnitude = magnitude.saturating_add(m);
+        }
+    }
+
+    /// Heap bytes held beyond the value itself.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        match self {
+            Acc::Tally(entries) => entries.capacity() * std::mem::size_of::<Tally>(),
+            _ => 0,
+        }
+    }
+
+    /// The sum bound (0 for other computations).
+    pub(crate) fn magnitude(&self) -> u64 {
+        match self {
+            Acc::Sum { magnitude, .. } => *magnitude,
+            _ => 0,
+        }
+    }
+}
+
+fn event_magnitude(rule: &ComputedRule, e: &impl EventData) -> u64 {
+    magnitude(rule, e.kind(), |pos| {
+        e.prop(pos).map(|v| amount(Piece::Prop(v)))
+    })
+}
+
+/// The index range of the events in `window` at `now`.
+fn window_range(h: &EventHistory, window: Window, now: Timestamp) -> std::ops::Range<usize> {
+    let end = h.first_after(now);
+    match window {
+        Window::Between { from, to } => h.first_at_or_after(from)..end.min(h.first_at_or_after(to)),
+        _ => window.start(now).map_or(0, |s| h.first_at_or_after(s))..end,
+    }
+}
+
+/// The state of `rule` over `h` at `now` (`None`: clock unset, nothing counts), from
+/// scratch: the batch definition the incremental updates must always equal.
+pub(crate) fn recompute(
+    rule: &ComputedRule,
+    h: &EventHistory,
+    now: Option<Timestamp>,
+    texts: &TextPool,
+    zone: Zone,
+) -> Acc {
+    let mut acc = Acc::empty(rule);
+    if matches!(rule.op, Op::Sum | Op::Average) {
+        acc.add_magnitude(
+            h.iter()
+                .map(|e| event_magnitude(rule, &e))
+                .fold(0, u64::saturating_add),
+        );
+    }
+    if let Some(now) = now {
+        for e in h.range(window_range(h, rule.window, now)) {
+            for c in contributions(rule, &e, texts) {
+                acc.add(rule.op, zone, &c);
+            }
+        }
+    }
+    acc
+}
+
+/// Adds a newly stored event.
+pub(crate) fn add_event(
+    rule: &ComputedRule,
+    acc: &mut Acc,
+    e: &NewEvent,
+    now: Option<Timestamp>,
+    texts: &TextPool,
+    zone: Zone,
+) {
+    acc.add_magnitude(event_magnitude(rule, e));
+    if now.is_some_and(|now| rule.window.contains(e.at, now)) {
+        for c in contributions(rule, e, texts) {
+            acc.add(rule.op, zone, &c);
+        }
+    }
+}
+
+/// Moves `acc` from clock `old` to clock `new`: events leave and enter the window.
+pub(crate) fn advance(
+    rule: &ComputedRule,
+    acc: &mut Acc,
+    h: &EventHistory,
+    old: Timestamp,
+    new: Timestamp,
+    texts: &TextPool,
+    zone: Zone,
+) {
+    if let Window::LastDays(_) = rule.window {
+        let (Some(s_old), Some(s_new)) = (rule.window.start(old), rule.window.start(new)) else {
+            return;
+        };
+        let leaving =
+            h.first_at_or_after(s_old)..h.first_at_or_after(s_new).min(h.first_after(old));
+        for e in h.range(leaving) {
+            for c in contributions(rule, &e, texts) {
+                if !acc.remove(zone, &c) {
+                    *acc = recompute(rule, h, Some(new), texts, zone);
+                    return;
+                }
+            }
+        }
+    }
+    for e in h.range(h.first_after(old)..h.first_after(new)) {
+        if rule.window.contains(e.at(), new) {
+            for c in contributions(rule, &e, texts) {
+                acc.add(rule.op, zone, &c);
+            }
+        }
+    }
+}
+
+/// The next instant after `now` at which some state of `rules` over `h` can change
+/// (an event entering or leaving a window), or `None`.
+pub(crate) fn next_change(
+    rules: &[ComputedRule],
+    h: &EventHistory,
+    now: Option<Timestamp>,
+    texts: &TextPool,
+) -> Option<Timestamp> {
+    let Some(now) = now else {
+        return h.get(0).map(|e| e.at());
+    };
+    let mut due = h.get(h.first_after(now)).map(|e| e.at());
+    for rule in rules {
+        let Window::LastDays(days) = rule.window else {
+            continue;
+        };
+        let oldest = h
+            .range(window_range(h, rule.window, now))
+            .find(|e| !contributions(rule, e, texts).is_empty());
+        if let Some(e) = oldest {
+            let span = i64::from(days).saturating_mul(MILLIS_PER_DAY);
+            if let Ok(leaves) = e.at().checked_add_millis(span) {
+                due = Some(due.map_or(leaves, |d| d.min(leaves)));
+            }
+        }
+    }
+    due
+}
+
+/// A part of the day, in the profile's local time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartOfDay {
+    /// 0–6 h.
+    Night,
+    /// 6–12 h.
+    Morning,
+    /// 12–18 h.
+    Afternoon,
+    /// 18–24 h.
+    Evening,
+}
+
+const PARTS: [PartOfDay; 4] = [
+    PartOfDay::Night,
+    PartOfDay::Morning,
+    PartOfDay::Afternoon,
+    PartOfDay::Evening,
+];
+
+/// Events by part of day.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Habit {
+    /// Events per part: night, morning, afternoon, evening.
+    pub counts: [u32; 4],
+    /// Each part's share in percent, rounded down.
+    pub percent: [u8; 4],
+    /// The part with the most events (ties go to the earlier part of the day); `None`
+    /// with no events.
+    pub dominant: Option<PartOfDay>,
+}
+
+/// The current value of a computed trait.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ComputedValue {
+    /// A count (events, distinct values).
+    Count(u64),
+    /// An integer sum, minimum, maximum or average.
+    Integer(i64),
+    /// A money sum, minimum, maximum or average.
+    Money(Money),
+    /// A first, last or most frequent value (an event kind is its name as text).
+    Value(Value),
+    /// The time of a first or last event.
+    Time(Timestamp),
+    /// Whole days since the last event.
+    Days(i64),
+    /// Events by part of day.
+    Habit(Habit),
+}
+
+fn piece_value(schema: &Schema, texts: &TextPool, piece: Piece) -> Value {
+    match piece {
+        Piece::Kind(k) => Value::Text(
+            schema
+                .event_kind(k)
+                .map_or_else(String::new, |d| d.name.clone()),
+        ),
+        Piece::Prop(v) => prop_value(texts, v),
+    }
+}
+
+fn number(rule: &ComputedRule, n: i64) -> ComputedValue {
+    match rule.currency {
+        Some(c) if rule.money => ComputedValue::Money(Money::new(n, c)),
+        _ => ComputedValue::Integer(n),
+    }
+}
+
+/// `total / count`, rounded to the nearest integer, halves away from zero.
+pub(crate) fn rounded_mean(total: i64, count: u32) -> Option<i64> {
+    if count == 0 {
+        return None;
+    }
+    let (t, c) = (i128::from(total), i128::from(count));
+    let q = (2 * t.abs() + c) / (2 * c);
+    i64::try_from(if t < 0 { -q } else { q }).ok()
+}
+
+/// The value of a computed trait; `None` with the clock unset, or when there is nothing
+/// to report (no event for a minimum, a first value, a favourite, …).
+pub(crate) fn value(
+    schema: &Schema,
+    rule: &ComputedRule,
+    acc: &Acc,
+    h: &EventHistory,
+    now: Option<Timestamp>,
+    texts: &TextPool,
+) -> Option<ComputedValue> {
+    let now = now?;
+    Some(match acc {
+        Acc::Count(n) => ComputedValue::Count(*n),
+        Acc::Sum { total, count, .. } => match rule.op {
+            Op::Average => number(rule, rounded_mean(*total, *count)?),
+            _ => number(rule, *total),
+        },
+        Acc::Extreme(best) => number(rule, (*best)?),
+        Acc::Pick(key) => {
+            let key = (*key)?;
+            match rule.op {
+                Op::FirstTime | Op::LastTime => ComputedValue::Time(key.0),
+                Op::DaysSince => ComputedValue::Days(days_since(key.0, now)),
+                _ => {
+                    let i = h.first_at_or_after(key.0);
+                    let e = h.range(i..h.len()).find(|e| e.key() == key)?;
+                    let c = contributions(rule, &e, texts).into_iter().next()?;
+                    ComputedValue::Value(piece_value(schema, texts, c.piece))
+                }
+            }
+        }
+        Acc::Tally(entries) => match rule.op {
+            Op::DistinctCount => ComputedValue::Count(entries.len() as u64),
+            _ => {
+                let best = entries
+                    .iter()
+                    .map(|t| (t, piece_value(schema, texts, t.value)))
+                    .max_by(|(a, av), (b, bv)| {
+                        (a.count, a.last)
+                            .cmp(&(b.count, b.last))
+                            .then_with(|| bv.cmp(av))
+                    })?;
+                ComputedValue::Value(best.1)
+            }
+        },
+        Acc::Habit(counts) => {
+            let total: u64 = counts.iter().map(|&n| u64::from(n)).sum();
+            let mut percent = [0u8; 4];
+            let mut dominant = None;
+            let mut top = 0;
+            for ((p, &n), part) in percent.iter_mut().zip(counts).zip(PARTS) {
+                if total > 0 {
+                    *p = u8::try_from(u64::from(n) * 100 / total).unwrap_or(100);
+                }
+                if n > top {
+                    top = n;
+                    dominant = Some(part);
+                }
+            }
+            ComputedValue::Habit(Habit {
+                counts: *counts,
+                percent,
+                dominant,
+            })
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rounded_mean;
+
+    #[test]
+    fn means_round_half_away_from_zero() {
+        assert_eq!(rounded_mean(5, 2), Some(3));
+        assert_eq!(rounded_mean(-5, 2), Some(-3));
+        assert_eq!(rounded_mean(4, 3), Some(1));
+        assert_eq!(rounded_mean(5, 3), Some(2));
+        assert_eq!(rounded_mean(i64::MAX, 1), Some(i64::MAX));
+        assert_eq!(rounded_mean(1, 0), None);
+    }
+}
