@@ -9,6 +9,8 @@
 
 mod bad_input;
 mod common;
+mod computed;
+mod computed_model;
 mod events;
 mod identity;
 mod props;

@@ -542,8 +542,8 @@ pub(crate) fn value(
             let mut dominant = None;
             let mut top = 0;
             for ((p, &n), part) in percent.iter_mut().zip(counts).zip(PARTS) {
-                if total > 0 {
-                    *p = u8::try_from(u64::from(n) * 100 / total).unwrap_or(100);
+                if let Some(share) = (u64::from(n) * 100).checked_div(total) {
+                    *p = u8::try_from(share).unwrap_or(100);
                 }
                 if n > top {
                     top = n;

@@ -257,17 +257,24 @@ fn problem(name: &str, problem: ComputedProblem) -> SchemaError {
     }
 }
 
+/// What one computed trait's compilation collects.
+struct Resolution<'a> {
+    def: &'a SchemaDef,
+    kinds: &'a FastMap<String, u16>,
+    name: &'a str,
+    terms: Vec<SmallVec<[Term; 1]>>,
+    types: Vec<PropertyType>,
+}
+
 /// Resolves one filter into terms per kind.
 fn resolve_filter(
-    def: &SchemaDef,
-    kinds: &FastMap<String, u16>,
-    name: &str,
+    r: &mut Resolution<'_>,
     filter: &EventFilter,
     field: Option<&Field>,
     negate: bool,
-    terms: &mut [SmallVec<[Term; 1]>],
-    types: &mut Vec<PropertyType>,
 ) -> Result<(), SchemaError> {
+    let (def, kinds, name) = (r.def, r.kinds, r.name);
+    let (terms, types) = (&mut r.terms, &mut r.types);
     let mut chosen: Vec<usize> = Vec::new();
     for k in &filter.kinds {
         let id = kinds
@@ -368,8 +375,13 @@ pub(crate) fn compile(
         c.window
             .validate()
             .map_err(|_| problem(name, ComputedProblem::EmptyWindow))?;
-        let mut terms = vec![SmallVec::new(); def.event_kinds.len()];
-        let mut types = Vec::new();
+        let mut r = Resolution {
+            def,
+            kinds,
+            name,
+            terms: vec![SmallVec::new(); def.event_kinds.len()],
+            types: Vec::new(),
+        };
         let (op, field, numeric) = match &c.computation {
             Computation::Count => (Op::Count, None, false),
             Computation::Sum { property } | Computation::Net { property, .. } => {
@@ -393,16 +405,7 @@ pub(crate) fn compile(
             Computation::DistinctCount { field } => (Op::DistinctCount, Some(field.clone()), false),
             Computation::Habit { .. } => (Op::Habit, None, false),
         };
-        resolve_filter(
-            def,
-            kinds,
-            name,
-            &c.events,
-            field.as_ref(),
-            false,
-            &mut terms,
-            &mut types,
-        )?;
+        resolve_filter(&mut r, &c.events, field.as_ref(), false)?;
         if let Computation::Net {
             subtract,
             subtract_property,
@@ -410,17 +413,12 @@ pub(crate) fn compile(
         } = &c.computation
         {
             let field = Field::Property(subtract_property.clone());
-            resolve_filter(
-                def,
-                kinds,
-                name,
-                subtract,
-                Some(&field),
-                true,
-                &mut terms,
-                &mut types,
-            )?;
+            resolve_filter(&mut r, subtract, Some(&field), true)?;
         }
+        let Resolution {
+            terms, mut types, ..
+        } = r;
+        types.sort_unstable_by_key(|t| t.name());
         types.dedup();
         if types.len() > 1 {
             return Err(problem(name, ComputedProblem::MixedTypes));

@@ -11,10 +11,10 @@
 use crate::money::{Currency, Money};
 use crate::record::{EventInput, Record};
 use crate::schema::{
-    EventKindDef, IdentifierKindDef, Normalizer, PropertyDef, PropertyType, Schema, TraitDef,
-    TraitType,
+    Computation, ComputedDef, EventFilter, EventKindDef, Field, IdentifierKindDef, Normalizer,
+    PropertyDef, PropertyType, Schema, TraitDef, TraitType,
 };
-use crate::time::Timestamp;
+use crate::time::{Timestamp, Window};
 use crate::workload::splitmix::{SplitMix64, mix64, pick};
 
 /// "now": day 730 = 2025-12-31.
@@ -134,9 +134,59 @@ pub fn day_time(day: u16) -> Timestamp {
     Timestamp::from_secs(DAY0_SECS + i64::from(day) * 86_400).unwrap_or(Timestamp::MIN)
 }
 
+/// The eight computed traits of the events benchmark: 90-day order count, 365-day order
+/// sum, last cart time, last order time, favourite kind, days since the last email open,
+/// time-of-day habit (its night share is the "late-night share") and distinct kinds.
+pub fn computed_traits() -> Vec<ComputedDef> {
+    let order = || EventFilter::kind("order_completed");
+    let usd = Currency::new("USD").ok();
+    let mut sum = ComputedDef::new(
+        "order_sum_365d",
+        order(),
+        Computation::Sum {
+            property: "amount".into(),
+        },
+    )
+    .window(Window::LastDays(365));
+    sum.currency = usd;
+    vec![
+        ComputedDef::new("orders_90d", order(), Computation::Count).window(Window::LastDays(90)),
+        sum,
+        ComputedDef::new(
+            "last_cart_at",
+            EventFilter::kind("add_to_cart"),
+            Computation::LastTime,
+        ),
+        ComputedDef::new("last_order_at", order(), Computation::LastTime),
+        ComputedDef::new(
+            "favourite_kind",
+            EventFilter::any(),
+            Computation::MostFrequent { field: Field::Kind },
+        ),
+        ComputedDef::new(
+            "days_since_email_open",
+            EventFilter::kind("email_open"),
+            Computation::DaysSince,
+        ),
+        ComputedDef::new(
+            "habit",
+            EventFilter::any(),
+            Computation::Habit {
+                time_zone_trait: None,
+            },
+        ),
+        ComputedDef::new(
+            "distinct_kinds",
+            EventFilter::any(),
+            Computation::DistinctCount { field: Field::Kind },
+        ),
+    ]
+}
+
 /// The schema the workload is ingested under: identifier `user_id`, source `app`, the
-/// profile traits (consent and suppression as booleans until the consent issue), and the
-/// six event kinds with `amount` (money, USD) on `order_completed`.
+/// profile traits (consent and suppression as booleans until the consent issue), the
+/// six event kinds with `amount` (money, USD) on `order_completed`, and the
+/// [`computed_traits`].
 #[allow(clippy::expect_used)] // Fixed definitions, checked by a unit test.
 pub fn schema() -> Schema {
     let mut b = Schema::builder()
@@ -168,6 +218,9 @@ pub fn schema() -> Schema {
             name: kind.into(),
             properties,
         });
+    }
+    for def in computed_traits() {
+        b = b.computed(def);
     }
     b.build().expect("the workload schema is valid")
 }
@@ -202,7 +255,7 @@ impl WorkloadProfile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Engine, ProfileId};
+    use crate::{ComputedValue, Engine, ProfileId};
 
     #[test]
     fn golden_rows_of_workload_md() {
@@ -243,9 +296,35 @@ mod tests {
         );
     }
 
+    /// Counts of WORKLOAD.md's event queries, read off the computed traits: Q5 (abandoned
+    /// cart), Q6 (≥ 3 orders in 90 days), Q7 (> $500 in 365 days).
+    fn event_query_counts(engine: &Engine) -> (usize, usize, usize) {
+        let (mut q5, mut q6, mut q7) = (0, 0, 0);
+        let week_start = day_time(NOW_DAY - 6);
+        for p in engine.profile_ids() {
+            let get = |name| engine.computed(p, name).unwrap();
+            if let Some(ComputedValue::Time(cart)) = get("last_cart_at") {
+                let ordered_since =
+                    matches!(get("last_order_at"), Some(ComputedValue::Time(o)) if o >= cart);
+                if cart >= week_start && !ordered_since {
+                    q5 += 1;
+                }
+            }
+            if matches!(get("orders_90d"), Some(ComputedValue::Count(n)) if n >= 3) {
+                q6 += 1;
+            }
+            if matches!(get("order_sum_365d"), Some(ComputedValue::Money(m)) if m.minor > 50_000) {
+                q7 += 1;
+            }
+        }
+        (q5, q6, q7)
+    }
+
     #[test]
     fn ten_thousand_profiles_ingest_in_id_order() {
+        // Clock set first: every value is kept current record by record.
         let mut engine = Engine::new(schema());
+        engine.advance_time(day_time(NOW_DAY)).unwrap();
         let mut events = 0;
         for p in generate(42, 10_000) {
             events += p.events.len();
@@ -256,6 +335,30 @@ mod tests {
         let view = engine.profile(ProfileId(0)).unwrap();
         assert_eq!(view.events.len(), 27);
         assert_eq!(view.value("country"), Some(&"US".into()));
+        assert_eq!(event_query_counts(&engine), (1340, 298, 3257));
         engine.internal_validate().unwrap();
+        // Clock set last: the first move computes everything; the same answers.
+        let mut late = Engine::new(schema());
+        for p in generate(42, 10_000) {
+            late.ingest(&p.to_record()).unwrap();
+        }
+        late.advance_time(day_time(NOW_DAY)).unwrap();
+        assert_eq!(event_query_counts(&late), (1340, 298, 3257));
+        // Walking the clock there week by week, with every event still in the future at
+        // ingest (so no tolerance), gives the same answers as jumping.
+        let config = crate::EngineConfig {
+            future_tolerance_secs: None,
+            ..crate::EngineConfig::default()
+        };
+        let mut walked = Engine::with_config(schema(), config);
+        walked.advance_time(day_time(0)).unwrap();
+        for p in generate(42, 10_000) {
+            walked.ingest(&p.to_record()).unwrap();
+        }
+        for day in (0..=NOW_DAY).step_by(7).chain([NOW_DAY]) {
+            walked.advance_time(day_time(day)).unwrap();
+        }
+        assert_eq!(event_query_counts(&walked), (1340, 298, 3257));
+        walked.internal_validate().unwrap();
     }
 }
