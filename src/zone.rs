@@ -32,12 +32,16 @@ impl Zone {
 
     /// The local hour (0..=23) of `at`.
     pub(crate) fn hour(self, at: Timestamp) -> u32 {
-        use chrono::Timelike;
-        let utc = at.to_datetime();
         match self {
-            Zone::Utc => utc.hour(),
+            Zone::Utc => {
+                let hour = at.as_millis().div_euclid(3_600_000).rem_euclid(24);
+                u32::try_from(hour).unwrap_or(0)
+            }
             #[cfg(feature = "time-zones")]
-            Zone::Iana(tz) => utc.with_timezone(&tz).hour(),
+            Zone::Iana(tz) => {
+                use chrono::Timelike;
+                at.to_datetime().with_timezone(&tz).hour()
+            }
         }
     }
 }

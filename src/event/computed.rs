@@ -7,11 +7,11 @@ use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
 
 use crate::event::store::{EventHistory, EventKey, EventRef, NewEvent, PropValue, prop_value};
-use crate::event::text::TextPool;
+use crate::event::text::{TextId, TextPool};
 use crate::ids::EventKindId;
 use crate::money::Money;
 use crate::record::Value;
-use crate::schema::{ComputedRule, Op, Schema, Term};
+use crate::schema::{ComputedRule, Op, PropertyType, Schema, Term};
 use crate::time::{MILLIS_PER_DAY, Timestamp, Window, days_since};
 use crate::zone::Zone;
 
@@ -22,12 +22,38 @@ pub(crate) enum Piece {
     Prop(PropValue),
 }
 
-/// The events of one value, for favourites and distinct counts.
+impl Piece {
+    /// The value as 64 bits; one computed trait reads one type (and money in one
+    /// currency), so the bits identify the value.
+    fn bits(self) -> i64 {
+        match self {
+            Piece::Kind(k) => i64::from(k.0),
+            Piece::Prop(PropValue::Text(t)) => i64::from(t.0),
+            Piece::Prop(PropValue::Integer(n)) => n,
+            Piece::Prop(PropValue::Money(m)) => m.minor,
+            Piece::Prop(PropValue::Boolean(b)) => i64::from(b),
+        }
+    }
+
+    /// The value of `bits` read by `rule`.
+    fn from_bits(rule: &ComputedRule, bits: i64) -> Piece {
+        match (rule.field_type, rule.currency) {
+            (Some(PropertyType::Text), _) => {
+                Piece::Prop(PropValue::Text(TextId(u32::try_from(bits).unwrap_or(0))))
+            }
+            (Some(PropertyType::Integer), _) => Piece::Prop(PropValue::Integer(bits)),
+            (Some(PropertyType::Money), Some(c)) => Piece::Prop(PropValue::Money(Money::new(bits, c))),
+            (Some(PropertyType::Boolean), _) => Piece::Prop(PropValue::Boolean(bits != 0)),
+            _ => Piece::Kind(EventKindId(u16::try_from(bits).unwrap_or(0))),
+        }
+    }
+}
+
+/// How many events in the window carry one value, for favourites and distinct counts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Tally {
-    value: Piece,
+    bits: i64,
     count: u32,
-    last: EventKey,
 }
 
 /// The state of one computed trait of one profile, over the events in its window.
@@ -208,22 +234,20 @@ impl Acc {
                     *best = Some(c.key);
                 }
             }
-            Acc::Tally(entries) => match entries.binary_search_by(|t| t.value.cmp(&c.piece)) {
-                Ok(i) => {
-                    if let Some(t) = entries.get_mut(i) {
-                        t.count = t.count.saturating_add(1);
-                        t.last = t.last.max(c.key);
+            Acc::Tally(entries) => {
+                let bits = c.piece.bits();
+                match entries.binary_search_by(|t| t.bits.cmp(&bits)) {
+                    Ok(i) => {
+                        if let Some(t) = entries.get_mut(i) {
+                            t.count = t.count.saturating_add(1);
+                        }
+                    }
+                    Err(i) => {
+                        entries.reserve_exact(1);
+                        entries.insert(i, Tally { bits, count: 1 });
                     }
                 }
-                Err(i) => entries.insert(
-                    i,
-                    Tally {
-                        value: c.piece,
-                        count: 1,
-                        last: c.key,
-                    },
-                ),
-            },
+            }
             Acc::Habit(parts) => {
                 if let Some(n) = parts.get_mut(part_of_day(zone, c.key.0)) {
                     *n = n.saturating_add(1);
@@ -243,7 +267,8 @@ impl Acc {
             Acc::Extreme(best) => return *best != Some(c.amount),
             Acc::Pick(best) => return *best != Some(c.key),
             Acc::Tally(entries) => {
-                let Ok(i) = entries.binary_search_by(|t| t.value.cmp(&c.piece)) else {
+                let bits = c.piece.bits();
+                let Ok(i) = entries.binary_search_by(|t| t.bits.cmp(&bits)) else {
                     return false;
                 };
                 let Some(t) = entries.get_mut(i) else {
@@ -252,8 +277,7 @@ impl Acc {
                 t.count = t.count.saturating_sub(1);
                 if t.count == 0 {
                     entries.remove(i);
-                } else if t.last == c.key {
-                    return false;
+                    entries.shrink_to_fit();
                 }
             }
             Acc::Habit(parts) => {
@@ -339,6 +363,9 @@ pub(crate) fn add_event(
     texts: &TextPool,
     zone: Zone,
 ) {
+    if rule.terms(e.kind).is_empty() {
+        return;
+    }
     acc.add_magnitude(event_magnitude(rule, e));
     if now.is_some_and(|now| rule.window.contains(e.at, now)) {
         for c in contributions(rule, e, texts) {
@@ -491,6 +518,37 @@ pub(crate) fn rounded_mean(total: i64, count: u32) -> Option<i64> {
     i64::try_from(if t < 0 { -q } else { q }).ok()
 }
 
+/// The most frequent value: ties go to the value whose latest event is the most recent
+/// (found by walking the window back from now), then to the smallest value.
+fn favourite(
+    schema: &Schema,
+    rule: &ComputedRule,
+    entries: &[Tally],
+    h: &EventHistory,
+    now: Timestamp,
+    texts: &TextPool,
+) -> Option<Value> {
+    let top = entries.iter().map(|t| t.count).max()?;
+    let tied: SmallVec<[i64; 4]> = entries
+        .iter()
+        .filter(|t| t.count == top)
+        .map(|t| t.bits)
+        .collect();
+    if let [only] = tied.as_slice() {
+        return Some(piece_value(schema, texts, Piece::from_bits(rule, *only)));
+    }
+    for e in h.range(window_range(h, rule.window, now)).rev() {
+        for c in contributions(rule, &e, texts) {
+            if tied.contains(&c.piece.bits()) {
+                return Some(piece_value(schema, texts, c.piece));
+            }
+        }
+    }
+    tied.iter()
+        .map(|&b| piece_value(schema, texts, Piece::from_bits(rule, b)))
+        .min()
+}
+
 /// The value of a computed trait; `None` with the clock unset, or when there is nothing
 /// to report (no event for a minimum, a first value, a favourite, …).
 pub(crate) fn value(
@@ -524,17 +582,7 @@ pub(crate) fn value(
         }
         Acc::Tally(entries) => match rule.op {
             Op::DistinctCount => ComputedValue::Count(entries.len() as u64),
-            _ => {
-                let best = entries
-                    .iter()
-                    .map(|t| (t, piece_value(schema, texts, t.value)))
-                    .max_by(|(a, av), (b, bv)| {
-                        (a.count, a.last)
-                            .cmp(&(b.count, b.last))
-                            .then_with(|| bv.cmp(av))
-                    })?;
-                ComputedValue::Value(best.1)
-            }
+            _ => ComputedValue::Value(favourite(schema, rule, entries, h, now, texts)?),
         },
         Acc::Habit(counts) => {
             let total: u64 = counts.iter().map(|&n| u64::from(n)).sum();

@@ -95,10 +95,14 @@ pub(crate) enum Aggregate {
 }
 
 /// One trait of one profile: every observation and the cached current value.
+/// A trait's observations.
+pub(crate) type Observations = smallvec::SmallVec<[Observation; 1]>;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct TraitState {
     pub(crate) trait_id: TraitId,
-    pub(crate) observations: Vec<Observation>,
+    /// Inline when there is one (the common case): no allocation of its own.
+    pub(crate) observations: Observations,
     /// Index of the winning observation (picking strategies) or of the latest one
     /// (aggregates), which gives the current value's source and time.
     pub(crate) winner: usize,
@@ -203,7 +207,7 @@ impl TraitState {
         fold(&mut aggregate, &obs.value)?;
         Ok(TraitState {
             trait_id: rules.trait_id,
-            observations: vec![obs],
+            observations: smallvec::smallvec![obs],
             winner: 0,
             aggregate,
         })
@@ -212,7 +216,7 @@ impl TraitState {
     /// The batch definition: the state recomputed from scratch over `observations`.
     pub(crate) fn recompute(
         rules: &Rules<'_>,
-        observations: Vec<Observation>,
+        observations: Observations,
     ) -> Result<Option<Self>, Overflow> {
         let Some(first) = observations.first() else {
             return Ok(None);

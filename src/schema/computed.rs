@@ -241,6 +241,8 @@ pub(crate) struct ComputedRule {
     pub(crate) currency: Option<Currency>,
     /// Habit: the trait holding the time zone.
     pub(crate) time_zone: Option<TraitId>,
+    /// The type of the property read (`None`: the event kind, or nothing).
+    pub(crate) field_type: Option<PropertyType>,
 }
 
 impl ComputedRule {
@@ -467,6 +469,10 @@ pub(crate) fn compile(
             money,
             currency: c.currency,
             time_zone,
+            field_type: match field {
+                Some(Field::Property(_)) => types.first().copied(),
+                _ => None,
+            },
         });
     }
     Ok(rules)
