@@ -42,7 +42,9 @@ impl Piece {
                 Piece::Prop(PropValue::Text(TextId(u32::try_from(bits).unwrap_or(0))))
             }
             (Some(PropertyType::Integer), _) => Piece::Prop(PropValue::Integer(bits)),
-            (Some(PropertyType::Money), Some(c)) => Piece::Prop(PropValue::Money(Money::new(bits, c))),
+            (Some(PropertyType::Money), Some(c)) => {
+                Piece::Prop(PropValue::Money(Money::new(bits, c)))
+            }
             (Some(PropertyType::Boolean), _) => Piece::Prop(PropValue::Boolean(bits != 0)),
             _ => Piece::Kind(EventKindId(u16::try_from(bits).unwrap_or(0))),
         }

@@ -1,6 +1,8 @@
 //! A synthetic shop for the quickstart and tests: people seen through `web`, `app`, `crm`
 //! and `pos`, anonymous devices that later log in, case and white-space noise in emails,
-//! and a shared household email that the schema should block.
+//! and a shared household email that the schema should block. Over two years they view
+//! pages, fill carts, order, return, open and click emails and call support: the events of
+//! the retail default schema.
 //!
 //! ```
 //! use audience::workload::shop::{ShopParams, generate, HOUSEHOLD_EMAIL};
@@ -10,7 +12,7 @@
 //! ```
 
 use crate::money::{Currency, Money};
-use crate::record::{Record, Value};
+use crate::record::{EventInput, Record, RecordBuilder, Value};
 use crate::time::Timestamp;
 use crate::workload::splitmix::{SplitMix64, mix64, pick};
 
@@ -29,6 +31,14 @@ pub struct ShopParams {
 const COUNTRIES: [&str; 6] = ["US", "DE", "FR", "GB", "IT", "ES"];
 const FIRST: [&str; 8] = ["Ann", "Bob", "Cem", "Dia", "Eva", "Finn", "Gus", "Hana"];
 const INTERESTS: [&str; 5] = ["jazz", "soul", "rock", "vinyl", "hifi"];
+const ZONES: [&str; 6] = [
+    "America/New_York",
+    "Europe/Berlin",
+    "Europe/Paris",
+    "Europe/London",
+    "Europe/Rome",
+    "Europe/Madrid",
+];
 /// 2024-01-01T00:00:00Z.
 const START_SECS: i64 = 1_704_067_200;
 const TWO_YEARS_SECS: u64 = 2 * 365 * 86_400;
@@ -48,6 +58,109 @@ fn noisy_email(p: u64, style: u64) -> String {
 
 fn phone(p: u64) -> String {
     format!("(212) 5{:02}-{:04}", p % 100, (p / 100) % 10_000)
+}
+
+fn category(r: u64) -> &'static str {
+    INTERESTS.get((r % 5) as usize).copied().unwrap_or("jazz")
+}
+
+/// The events of one visit through `channel` (0 web, 1 app, 2 crm, 3 pos) at `t`.
+fn visit_events(
+    mut b: RecordBuilder,
+    channel: usize,
+    t: i64,
+    r: u64,
+    eur: Option<Currency>,
+) -> RecordBuilder {
+    let at = |minutes: i64| Timestamp::from_secs(t.saturating_add(minutes * 60)).ok();
+    let favourite = category(r >> 8);
+    let price = |x: u64| eur.map(|c| Money::new(500 + (x % 9_500) as i64, c));
+    let order = |x: u64| {
+        let mut ev = EventInput::new("order_completed", at(9)?)
+            .property("order_id", format!("o-{t}-{x}"))
+            .property(
+                "category",
+                if x.is_multiple_of(3) {
+                    category(x >> 5)
+                } else {
+                    favourite
+                },
+            )
+            .property("items", 1 + (x % 3) as i64);
+        if let Some(m) = price(x) {
+            ev = ev.property("amount", m);
+        }
+        Some(ev)
+    };
+    let mut events: Vec<Option<EventInput>> = Vec::new();
+    match channel {
+        0 | 1 => {
+            for i in 0..1 + r % 4 {
+                let c = if (r >> i).is_multiple_of(4) {
+                    category(r >> (i + 3))
+                } else {
+                    favourite
+                };
+                events.push(at(i as i64).map(|a| {
+                    EventInput::new("page_view", a)
+                        .property("url", format!("/{c}"))
+                        .property("category", c)
+                }));
+            }
+            if (r >> 20).is_multiple_of(3) {
+                events.push(at(5).map(|a| {
+                    let mut ev = EventInput::new("add_to_cart", a).property("category", favourite);
+                    if let Some(m) = price(r >> 24) {
+                        ev = ev.property("price", m);
+                    }
+                    ev
+                }));
+                if channel == 1 && (r >> 30).is_multiple_of(2) {
+                    events.push(order(r >> 32));
+                    if (r >> 40).is_multiple_of(10) {
+                        events.push(at(60 * 20).map(|a| {
+                            let mut ev = EventInput::new("order_refunded", a)
+                                .property("order_id", format!("o-{t}-{}", r >> 32));
+                            if let Some(m) = price(r >> 32) {
+                                ev = ev.property("amount", m);
+                            }
+                            ev
+                        }));
+                    }
+                }
+            }
+        }
+        2 => {
+            let campaign = format!("news-{}", t / (7 * 86_400));
+            events.push(at(0).map(|a| {
+                EventInput::new("email_open", a)
+                    .property("campaign", campaign.clone())
+                    .property("channel", "email")
+            }));
+            if r.is_multiple_of(3) {
+                events.push(at(1).map(|a| {
+                    EventInput::new("email_click", a)
+                        .property("campaign", campaign)
+                        .property("channel", "email")
+                        .property("url", format!("/{favourite}"))
+                }));
+            }
+        }
+        _ => {
+            events.push(order(r >> 12));
+            if r.is_multiple_of(7) {
+                events.push(at(30).map(|a| {
+                    EventInput::new("support_contact", a)
+                        .property("channel", "phone")
+                        .property("topic", "delivery")
+                }));
+            }
+        }
+    }
+    for ev in events.into_iter().flatten() {
+        b = b.event(ev);
+    }
+    b
 }
 
 /// Generates the shop's records, ordered by time.
@@ -86,6 +199,9 @@ pub fn generate(params: &ShopParams) -> Vec<Record> {
                     if let Some(c) = country {
                         b = b.trait_value("country", c);
                     }
+                    if let Some(z) = ZONES.get((p % 6) as usize) {
+                        b = b.trait_value("time_zone", *z);
+                    }
                     b.trait_value(
                         "interests",
                         Value::TextSet(vec![
@@ -114,7 +230,7 @@ pub fn generate(params: &ShopParams) -> Vec<Record> {
                     b.trait_value("loyalty_points", (style % 100) as i64)
                 }
             };
-            let mut record = record.build();
+            let mut record = visit_events(record, channel, t, style, eur).build();
             if channel == 0 {
                 record.message_id = Some(format!("web-{p}-{t}"));
                 // Trackers retry: a few messages arrive twice.
