@@ -656,3 +656,40 @@ proptest! {
 }
 
 use audience::Timestamp;
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Money sums equal the exact integer sum of the amounts; a record that would let a
+    /// sum's bound pass `i64::MAX` is refused with `SumOverflow` and changes nothing.
+    #[test]
+    fn money_sums_are_exact_or_refused(
+        amounts in prop::collection::vec(prop_oneof![0..1_000i64, (i64::MAX / 4)..i64::MAX], 1..12),
+    ) {
+        let mut e = engine();
+        e.advance_time(t(40 * DAY)).unwrap();
+        let mut accepted: i128 = 0;
+        let mut p = None;
+        for (i, a) in amounts.iter().enumerate() {
+            let before = e.clone();
+            let r = rec(0, "web").identifier("user_id", "u1").event(order(30 * DAY + i as i64, *a, "x")).build();
+            match e.ingest(&r) {
+                Ok(report) => {
+                    accepted += i128::from(*a);
+                    p = Some(report.profile);
+                }
+                Err(err) => {
+                    prop_assert!(matches!(err, IngestError::SumOverflow { .. }), "{err:?}");
+                    prop_assert!(accepted + i128::from(*a) > i128::from(i64::MAX));
+                    prop_assert_eq!(&e, &before);
+                }
+            }
+        }
+        if let Some(p) = p {
+            let total = i64::try_from(accepted).unwrap();
+            prop_assert_eq!(value(&e, p, "revenue_30d"), Some(ComputedValue::Money(eur(total))));
+            prop_assert_eq!(value(&e, p, "net_revenue"), Some(ComputedValue::Money(eur(total))));
+        }
+        e.internal_validate().unwrap();
+    }
+}
