@@ -4,7 +4,8 @@
 
 use crate::engine::Engine;
 use crate::error::{LookupError, TimeError};
-use crate::event::computed::{self, Acc, ComputedValue};
+use crate::event::computed::{self, Acc};
+use crate::event::computed_value::{self, ComputedValue};
 use crate::event::store::NewEvent;
 use crate::ids::ProfileId;
 use crate::profile::Profile;
@@ -227,7 +228,7 @@ impl Engine {
                 &empty
             }
         };
-        computed::value(
+        computed_value::value(
             &self.schema,
             rule,
             acc,

@@ -2,8 +2,9 @@
 //! derived from them.
 
 pub(crate) mod computed;
+pub(crate) mod computed_value;
 pub(crate) mod store;
 pub(crate) mod text;
 
-pub use computed::{ComputedValue, Habit, PartOfDay};
+pub use computed_value::{ComputedValue, Habit, PartOfDay};
 pub use store::EventView;
