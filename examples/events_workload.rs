@@ -16,8 +16,8 @@ use std::alloc::System;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use audience::workload::segments::{NOW_DAY, day_time, generate, schema};
-use audience::{ComputedValue, Engine};
+use audience::Engine;
+use audience::workload::segments::{NOW_DAY, day_time, event_query_counts, generate, schema};
 use cap::Cap;
 
 #[global_allocator]
@@ -35,23 +35,6 @@ fn parse_args() -> Result<(u32, u64), String> {
         }
     }
     Ok((profiles, seed))
-}
-
-fn counts(engine: &Engine) -> (u64, u64, u64) {
-    let (mut q5, mut q6, mut q7) = (0, 0, 0);
-    let week_start = day_time(NOW_DAY - 6);
-    for p in engine.profile_ids() {
-        let get = |name| engine.computed(p, name).ok().flatten();
-        if let Some(ComputedValue::Time(cart)) = get("last_cart_at") {
-            let since = matches!(get("last_order_at"), Some(ComputedValue::Time(o)) if o >= cart);
-            q5 += u64::from(cart >= week_start && !since);
-        }
-        q6 += u64::from(matches!(get("orders_90d"), Some(ComputedValue::Count(n)) if n >= 3));
-        q7 += u64::from(
-            matches!(get("order_sum_365d"), Some(ComputedValue::Money(m)) if m.minor > 50_000),
-        );
-    }
-    (q5, q6, q7)
 }
 
 fn main() -> ExitCode {
@@ -81,7 +64,7 @@ fn main() -> ExitCode {
         busy += start.elapsed();
     }
     let bytes = ALLOCATOR.allocated().saturating_sub(before);
-    let (q5, q6, q7) = counts(&engine);
+    let (q5, q6, q7) = event_query_counts(&engine);
     let secs = busy.as_secs_f64();
     println!(
         "{{\"profiles\": {profiles}, \"events\": {events}, \"ingest_ms\": {:.0}, \"events_per_s\": {:.0}, \"bytes_per_event\": {:.1}, \"q5\": {q5}, \"q6\": {q6}, \"q7\": {q7}}}",

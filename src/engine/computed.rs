@@ -7,9 +7,10 @@ use crate::error::{LookupError, TimeError};
 use crate::event::computed::{self, Acc};
 use crate::event::computed_value::{self, ComputedValue};
 use crate::event::store::NewEvent;
+use crate::event::text::TextPool;
 use crate::ids::ProfileId;
 use crate::profile::Profile;
-use crate::schema::{ComputedRule, Op};
+use crate::schema::ComputedRule;
 use crate::time::Timestamp;
 use crate::zone::Zone;
 
@@ -42,34 +43,32 @@ impl Engine {
             due.push(p);
         }
         for p in due {
-            let Engine {
-                schema,
-                profiles,
-                texts,
-                ..
-            } = self;
-            let Some(profile) = profiles.get_mut(p) else {
-                continue;
-            };
-            profile.due = None;
-            let rules = schema.computed_rules();
-            for (i, rule) in rules.iter().enumerate() {
-                let z = zone(rule, profile);
-                let Some(acc) = profile.computed.get_mut(i) else {
-                    continue;
-                };
-                match old {
-                    Some(old) => computed::advance(rule, acc, &profile.events, old, to, texts, z),
-                    None => *acc = computed::recompute(rule, &profile.events, Some(to), texts, z),
+            self.update_computed(p, |rules, profile, texts, _| {
+                // Popped from the queue above.
+                profile.due = None;
+                let zones: Vec<Zone> = rules.iter().map(|rule| zone(rule, profile)).collect();
+                for ((rule, acc), z) in rules.iter().zip(profile.computed.iter_mut()).zip(zones) {
+                    match old {
+                        Some(old) => {
+                            computed::advance(rule, acc, &profile.events, old, to, texts, z)
+                        }
+                        None => {
+                            *acc = computed::recompute(rule, &profile.events, Some(to), texts, z)
+                        }
+                    }
                 }
-            }
-            self.schedule(p);
+            });
         }
         Ok(())
     }
 
-    /// Recomputes every computed trait of `p` from its events.
-    pub(crate) fn refresh_computed(&mut self, p: ProfileId) {
+    /// Runs `update` on profile `p` with the compiled rules, the text pool and the clock,
+    /// then puts `p` back in the queue under its next change.
+    fn update_computed(
+        &mut self,
+        p: ProfileId,
+        update: impl FnOnce(&[ComputedRule], &mut Profile, &TextPool, Option<Timestamp>),
+    ) {
         let now = self.clock.now();
         let Engine {
             schema,
@@ -80,53 +79,39 @@ impl Engine {
         let Some(profile) = profiles.get_mut(p) else {
             return;
         };
-        let rules = schema.computed_rules();
-        if rules.is_empty() || profile.events.is_empty() {
-            profile.computed = Vec::new();
-        } else {
-            let accs = rules
-                .iter()
-                .map(|rule| {
-                    computed::recompute(rule, &profile.events, now, texts, zone(rule, profile))
-                })
-                .collect();
-            profile.computed = accs;
-        }
+        update(schema.computed_rules(), profile, texts, now);
         self.schedule(p);
+    }
+
+    /// Recomputes every computed trait of `p` from its events.
+    pub(crate) fn refresh_computed(&mut self, p: ProfileId) {
+        self.update_computed(p, |rules, profile, texts, now| {
+            profile.computed = if rules.is_empty() || profile.events.is_empty() {
+                Vec::new()
+            } else {
+                rules
+                    .iter()
+                    .map(|rule| {
+                        computed::recompute(rule, &profile.events, now, texts, zone(rule, profile))
+                    })
+                    .collect()
+            };
+        });
     }
 
     /// Adds newly stored events of `p` to its computed traits.
     pub(crate) fn add_computed(&mut self, p: ProfileId, events: &[NewEvent]) {
-        let now = self.clock.now();
-        let Engine {
-            schema,
-            profiles,
-            texts,
-            ..
-        } = self;
-        let Some(profile) = profiles.get_mut(p) else {
-            return;
-        };
-        let rules = schema.computed_rules();
-        if rules.is_empty() {
-            return;
-        }
-        if profile.computed.len() != rules.len() {
-            profile.computed = rules.iter().map(Acc::empty).collect();
-        }
-        let zones: Vec<Zone> = rules
-            .iter()
-            .map(|rule| match rule.op {
-                Op::Habit => zone(rule, profile),
-                _ => Zone::Utc,
-            })
-            .collect();
-        for ((rule, acc), z) in rules.iter().zip(profile.computed.iter_mut()).zip(zones) {
-            for e in events {
-                computed::add_event(rule, acc, e, now, texts, z);
+        self.update_computed(p, |rules, profile, texts, now| {
+            if profile.computed.len() != rules.len() {
+                profile.computed = rules.iter().map(Acc::empty).collect();
             }
-        }
-        self.schedule(p);
+            let zones: Vec<Zone> = rules.iter().map(|rule| zone(rule, profile)).collect();
+            for ((rule, acc), z) in rules.iter().zip(profile.computed.iter_mut()).zip(zones) {
+                for e in events {
+                    computed::add_event(rule, acc, e, now, texts, z);
+                }
+            }
+        });
     }
 
     /// Puts `p` in the queue under its next change (or takes it out).

@@ -139,12 +139,7 @@ impl Engine {
                     return Err(IngestError::CurrencyMismatch {
                         event: index,
                         property: name.clone(),
-                        computed: self
-                            .schema
-                            .def()
-                            .computed
-                            .get(id)
-                            .map_or_else(String::new, |c| c.name.clone()),
+                        computed: self.computed_name(id),
                         expected,
                         got: m.currency,
                     });
@@ -223,16 +218,20 @@ impl Engine {
             }
             if total > i64::MAX as u64 {
                 return Err(IngestError::SumOverflow {
-                    name: self
-                        .schema
-                        .def()
-                        .computed
-                        .get(id)
-                        .map_or_else(String::new, |c| c.name.clone()),
+                    name: self.computed_name(id),
                     currency: rule.currency,
                 });
             }
         }
         Ok(())
+    }
+
+    /// The name of the computed trait at position `index`, for errors.
+    fn computed_name(&self, index: usize) -> String {
+        self.schema
+            .def()
+            .computed
+            .get(index)
+            .map_or_else(String::new, |c| c.name.clone())
     }
 }

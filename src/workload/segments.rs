@@ -16,6 +16,7 @@ use crate::schema::{
 };
 use crate::time::{Timestamp, Window};
 use crate::workload::splitmix::{SplitMix64, mix64, pick};
+use crate::{ComputedValue, Engine};
 
 /// "now": day 730 = 2025-12-31.
 pub const NOW_DAY: u16 = 730;
@@ -225,6 +226,27 @@ pub fn schema() -> Schema {
     b.build().expect("the workload schema is valid")
 }
 
+/// Counts of WORKLOAD.md's event queries, read off the [`computed_traits`] of an engine
+/// that ingested the workload under [`schema`]: Q5 (a cart in the last 7 days and no order
+/// since), Q6 (at least 3 orders in 90 days) and Q7 (more than $500 in 365 days).
+pub fn event_query_counts(engine: &Engine) -> (u64, u64, u64) {
+    let (mut q5, mut q6, mut q7) = (0, 0, 0);
+    let week_start = day_time(NOW_DAY - 6);
+    for p in engine.profile_ids() {
+        let get = |name| engine.computed(p, name).ok().flatten();
+        if let Some(ComputedValue::Time(cart)) = get("last_cart_at") {
+            let ordered_since =
+                matches!(get("last_order_at"), Some(ComputedValue::Time(o)) if o >= cart);
+            q5 += u64::from(cart >= week_start && !ordered_since);
+        }
+        q6 += u64::from(matches!(get("orders_90d"), Some(ComputedValue::Count(n)) if n >= 3));
+        q7 += u64::from(
+            matches!(get("order_sum_365d"), Some(ComputedValue::Money(m)) if m.minor > 50_000),
+        );
+    }
+    (q5, q6, q7)
+}
+
 impl WorkloadProfile {
     /// The profile as one record: its traits and all its events, at its last event's day
     /// (day 0 when it has none).
@@ -255,7 +277,7 @@ impl WorkloadProfile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ComputedValue, Engine, ProfileId};
+    use crate::ProfileId;
 
     #[test]
     fn golden_rows_of_workload_md() {
@@ -294,30 +316,6 @@ mod tests {
             (p2.country, p2.age, p2.ltv_minor, p2.consent_sms),
             ("CA", 20, 940_900, false)
         );
-    }
-
-    /// Counts of WORKLOAD.md's event queries, read off the computed traits: Q5 (abandoned
-    /// cart), Q6 (≥ 3 orders in 90 days), Q7 (> $500 in 365 days).
-    fn event_query_counts(engine: &Engine) -> (usize, usize, usize) {
-        let (mut q5, mut q6, mut q7) = (0, 0, 0);
-        let week_start = day_time(NOW_DAY - 6);
-        for p in engine.profile_ids() {
-            let get = |name| engine.computed(p, name).unwrap();
-            if let Some(ComputedValue::Time(cart)) = get("last_cart_at") {
-                let ordered_since =
-                    matches!(get("last_order_at"), Some(ComputedValue::Time(o)) if o >= cart);
-                if cart >= week_start && !ordered_since {
-                    q5 += 1;
-                }
-            }
-            if matches!(get("orders_90d"), Some(ComputedValue::Count(n)) if n >= 3) {
-                q6 += 1;
-            }
-            if matches!(get("order_sum_365d"), Some(ComputedValue::Money(m)) if m.minor > 50_000) {
-                q7 += 1;
-            }
-        }
-        (q5, q6, q7)
     }
 
     #[test]
