@@ -48,6 +48,14 @@ pub enum MoneyError {
         /// The currency of the right operand.
         right: Currency,
     },
+    /// Not a decimal amount with at most the currency's number of decimals.
+    #[error("{text:?} is not an amount in {currency} (digits, optional '-', at most {} decimals)", currency.exponent())]
+    BadAmount {
+        /// The text (at most 64 characters of it).
+        text: String,
+        /// The currency.
+        currency: Currency,
+    },
     /// The sum does not fit in 64 bits of minor units.
     #[error("sum of {currency} amounts overflows")]
     Overflow {
@@ -154,6 +162,22 @@ pub enum SchemaError {
         /// What is wrong with it.
         problem: ComputedProblem,
     },
+    /// An RFM model that cannot be built.
+    #[error("RFM model {model:?}: {problem}")]
+    Rfm {
+        /// The model.
+        model: String,
+        /// What is wrong with it.
+        problem: RfmProblem,
+    },
+    /// A named RFM segment that cannot be built.
+    #[error("RFM segment {name:?}: {problem}")]
+    RfmSegment {
+        /// The segment.
+        name: String,
+        /// What is wrong with it.
+        problem: RfmProblem,
+    },
     /// More items of one kind than the engine addresses (65,535).
     #[error("too many {what}: {count}")]
     TooMany {
@@ -216,6 +240,90 @@ pub enum ComputedProblem {
     /// A time zone trait that is not a text trait.
     #[error("time zone trait {0:?} is not a text trait")]
     TimeZoneNotText(String),
+}
+
+/// What is wrong with an RFM model or a named RFM segment.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum RfmProblem {
+    /// It names an event kind the schema does not declare.
+    #[error("unknown event kind {0:?}")]
+    UnknownEventKind(String),
+    /// It names a property its event kind does not declare.
+    #[error("event kind {kind:?} has no property {property:?}")]
+    UnknownProperty {
+        /// The event kind.
+        kind: String,
+        /// The property.
+        property: String,
+    },
+    /// An amount property that is not money.
+    #[error("property {property:?} of {kind:?} is {got}, not money")]
+    NotMoney {
+        /// The event kind.
+        kind: String,
+        /// The property.
+        property: String,
+        /// Its type.
+        got: &'static str,
+    },
+    /// Bins outside 2..=10.
+    #[error("{0} bins: must be 2..=10")]
+    Bins(u8),
+    /// No activity event kind.
+    #[error("no activity event kind")]
+    NoActivity,
+    /// An activity kind listed twice.
+    #[error("activity kind {0:?} is listed twice")]
+    DuplicateActivity(String),
+    /// A weight outside 1..=1000.
+    #[error("weight {weight} of {kind:?}: must be 1..=1000")]
+    Weight {
+        /// The activity kind.
+        kind: String,
+        /// The weight.
+        weight: u16,
+    },
+    /// The refund kind is also the purchase kind.
+    #[error("refund kind {0:?} is the purchase kind")]
+    RefundIsPurchase(String),
+    /// Fixed breaks of the wrong number (`bins − 1` are needed).
+    #[error("{dimension}: {got} breaks, expected {expected}")]
+    BreakCount {
+        /// `recency_days`, `frequency` or `monetary_minor`.
+        dimension: &'static str,
+        /// `bins − 1`.
+        expected: usize,
+        /// How many were given.
+        got: usize,
+    },
+    /// Fixed breaks that are not strictly ascending.
+    #[error("{dimension}: breaks {breaks:?} are not strictly ascending")]
+    BreaksNotAscending {
+        /// `recency_days`, `frequency` or `monetary_minor`.
+        dimension: &'static str,
+        /// The breaks.
+        breaks: Vec<i64>,
+    },
+    /// A segment naming an RFM model the schema does not declare.
+    #[error("unknown RFM model {0:?}")]
+    UnknownModel(String),
+    /// A score range outside 1..=10 or with `min > max`.
+    #[error("score range {min}..={max} is empty or outside 1..=10")]
+    ScoreRange {
+        /// Least score.
+        min: u8,
+        /// Greatest score.
+        max: u8,
+    },
+    /// A value range with `min > max`.
+    #[error("value range {min}..={max} is empty")]
+    ValueRange {
+        /// Least value.
+        min: i64,
+        /// Greatest value.
+        max: i64,
+    },
 }
 
 /// Why one identifier of a record was not used for linking.
@@ -378,6 +486,26 @@ pub enum IngestError {
         /// The rejected value.
         value: String,
     },
+    /// An amount read by an RFM model in another currency than the model's.
+    #[error("events[{event}].{property}: RFM model {model} reads {expected}, got {got}")]
+    RfmCurrencyMismatch {
+        /// Index of the event in the record.
+        event: usize,
+        /// The property.
+        property: String,
+        /// The model.
+        model: String,
+        /// The model's currency.
+        expected: Currency,
+        /// The amount's currency.
+        got: Currency,
+    },
+    /// Applying the record could overflow an RFM model's monetary sum.
+    #[error("RFM model {model}: the monetary sum overflows")]
+    RfmOverflow {
+        /// The model.
+        model: String,
+    },
     /// The record log is full (2^48 records).
     #[error("the record log is full")]
     LogFull,
@@ -407,6 +535,17 @@ pub enum LookupError {
     /// A computed trait the schema does not declare.
     #[error("unknown computed trait {0:?}")]
     UnknownComputed(String),
+    /// An RFM model the schema does not declare.
+    #[error("unknown RFM model {0:?}")]
+    UnknownRfmModel(String),
+    /// A named RFM segment the schema does not declare for the model.
+    #[error("RFM model {model:?} has no segment {name:?}")]
+    UnknownRfmSegment {
+        /// The model.
+        model: String,
+        /// The segment.
+        name: String,
+    },
 }
 
 /// Any error of this crate.

@@ -57,6 +57,7 @@ mod money;
 mod profile;
 mod record;
 mod record_log;
+pub mod rfm;
 pub mod schema;
 mod time;
 #[cfg(feature = "workload")]
@@ -68,8 +69,8 @@ pub use engine::{
     RecordView,
 };
 pub use error::{
-    ComputedProblem, DropReason, Error, IngestError, LookupError, MoneyError, SchemaError,
-    TimeError,
+    ComputedProblem, DropReason, Error, IngestError, LookupError, MoneyError, RfmProblem,
+    SchemaError, TimeError,
 };
 pub use event::{ComputedValue, EventView, Habit, PartOfDay};
 pub use ids::{ComputedId, EventKindId, KindId, ProfileId, RecordId, SourceId, TraitId};

@@ -170,6 +170,63 @@ impl Money {
     }
 }
 
+impl Money {
+    /// Parses a decimal amount in major units, exactly, with no float involved: an
+    /// optional `-`, digits, and optionally `.` and 1 to `exponent` digits (`"12.5"`,
+    /// `"-0.99"`, `"7"`; surrounding white space is ignored).
+    ///
+    /// ```
+    /// use audience::{Currency, Money};
+    /// let usd = Currency::new("USD")?;
+    /// assert_eq!(Money::parse("12.5", usd)?.minor, 1250);
+    /// assert_eq!(Money::parse("-0.99", usd)?.minor, -99);
+    /// assert!(Money::parse("12.345", usd).is_err());
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`MoneyError::BadAmount`] for anything else (empty, `abc`, too many decimals);
+    /// [`MoneyError::Overflow`] when it does not fit in an `i64` of minor units.
+    pub fn parse(text: &str, currency: Currency) -> Result<Money, MoneyError> {
+        let bad = || MoneyError::BadAmount {
+            text: text.chars().take(64).collect(),
+            currency,
+        };
+        let trimmed = text.trim();
+        let (negative, digits) = match trimmed.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, trimmed),
+        };
+        let (whole, fraction) = match digits.split_once('.') {
+            Some((w, f)) if !f.is_empty() => (w, f),
+            Some(_) => return Err(bad()),
+            None => (digits, ""),
+        };
+        let exponent = usize::from(currency.exponent());
+        let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        if whole.is_empty()
+            || !all_digits(whole)
+            || !all_digits(fraction)
+            || fraction.len() > exponent
+        {
+            return Err(bad());
+        }
+        let overflow = || MoneyError::Overflow { currency };
+        let mut minor: i64 = 0;
+        let padded = fraction
+            .bytes()
+            .chain(std::iter::repeat(b'0'))
+            .take(exponent);
+        for b in whole.bytes().chain(padded) {
+            minor = minor
+                .checked_mul(10)
+                .and_then(|m| m.checked_add(i64::from(b - b'0')))
+                .ok_or_else(overflow)?;
+        }
+        Ok(Money::new(if negative { -minor } else { minor }, currency))
+    }
+}
+
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let exp = u32::from(self.currency.exponent);

@@ -417,6 +417,9 @@ impl Engine {
                 }
             }
         }
+        if !events.is_empty() {
+            self.rfm.add(self.schema.rfm_rules(), survivor, &events);
+        }
         if !self.schema.computed_rules().is_empty() {
             if !merged.is_empty() || zone_changed {
                 self.refresh_computed(survivor);
@@ -453,6 +456,7 @@ impl Engine {
             return;
         };
         self.unschedule(retired, taken.due);
+        self.rfm.merge(survivor, retired);
         for &(_, id) in &taken.identifiers {
             self.graph.set_owner(id, Some(survivor));
         }

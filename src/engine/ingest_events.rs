@@ -146,6 +146,35 @@ impl Engine {
                 }
             }
         }
+        for (model, rule) in self
+            .schema
+            .def()
+            .rfm_models
+            .iter()
+            .zip(self.schema.rfm_rules())
+        {
+            let role = rule.role(kind);
+            for pos in [role.adds, role.subtracts].into_iter().flatten() {
+                let value = positions
+                    .iter()
+                    .position(|&p| p == pos)
+                    .and_then(|i| event.properties.get(i));
+                if let Some(crate::record::PropertyInput {
+                    value: Value::Money(m),
+                    name,
+                }) = value
+                    && m.currency != rule.currency
+                {
+                    return Err(IngestError::RfmCurrencyMismatch {
+                        event: index,
+                        property: name.clone(),
+                        model: model.name.clone(),
+                        expected: rule.currency,
+                        got: m.currency,
+                    });
+                }
+            }
+        }
         Ok(())
     }
 
@@ -220,6 +249,45 @@ impl Engine {
                 return Err(IngestError::SumOverflow {
                     name: self.computed_name(id),
                     currency: rule.currency,
+                });
+            }
+        }
+        self.check_rfm_sums(checked, survivor, others)
+    }
+
+    /// Checks that no RFM monetary sum of the profile the record lands on could overflow.
+    fn check_rfm_sums(
+        &self,
+        checked: &Checked<'_>,
+        survivor: Option<crate::ids::ProfileId>,
+        others: &[crate::ids::ProfileId],
+    ) -> Result<(), IngestError> {
+        for (index, (model, rule)) in self
+            .schema
+            .def()
+            .rfm_models
+            .iter()
+            .zip(self.schema.rfm_rules())
+            .enumerate()
+        {
+            let mut total: u64 = survivor
+                .iter()
+                .chain(others)
+                .map(|&p| self.rfm.magnitude(index, p))
+                .fold(0, u64::saturating_add);
+            for (input, (kind, positions)) in checked.record.events.iter().zip(&checked.events) {
+                let m = crate::rfm::tally::magnitude(rule, *kind, |pos| {
+                    let i = positions.iter().position(|&p| p == pos)?;
+                    match &input.properties.get(i)?.value {
+                        Value::Money(m) => Some(m.minor),
+                        _ => None,
+                    }
+                });
+                total = total.saturating_add(m);
+            }
+            if total > i64::MAX as u64 {
+                return Err(IngestError::RfmOverflow {
+                    model: model.name.clone(),
                 });
             }
         }

@@ -6,6 +6,7 @@ mod computed;
 mod ingest;
 mod ingest_events;
 mod report;
+mod rfm;
 
 pub use report::{DroppedIdentifier, IngestReport, LoggedIdentifierView, MergeEvent, RecordView};
 
@@ -128,6 +129,8 @@ pub struct Engine {
     texts: TextPool,
     /// Profiles with events, under the next instant a computed trait of theirs can change.
     due: BTreeSet<(Timestamp, ProfileId)>,
+    /// RFM tallies and runs, per model.
+    rfm: rfm::RfmState,
     scratch: Scratch,
 }
 
@@ -141,7 +144,6 @@ impl Engine {
     pub fn with_config(schema: Schema, config: EngineConfig) -> Self {
         Engine {
             dedup: Dedup::new(config.duplicate_horizon_days),
-            schema,
             config,
             clock: Clock::default(),
             log: RecordLog::default(),
@@ -151,7 +153,9 @@ impl Engine {
             merges_drained: 0,
             texts: TextPool::default(),
             due: BTreeSet::new(),
+            rfm: rfm::RfmState::new(schema.rfm_rules().len()),
             scratch: Scratch::default(),
+            schema,
         }
     }
 
@@ -324,6 +328,7 @@ impl Engine {
             + self.profiles.heap_bytes()
             + self.dedup.heap_bytes()
             + self.texts.heap_bytes()
+            + self.rfm.heap_bytes()
             + self.merges.capacity() * std::mem::size_of::<MergeEntry>()
     }
 

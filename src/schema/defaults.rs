@@ -1,5 +1,8 @@
 //! `Schema::retail_default()`: a documented starting point for a shop.
 
+use crate::money::Currency;
+use crate::rfm::{RfmModelDef, RfmSegmentDef};
+
 use super::{
     ConsentDefault, EventKindDef, IdentifierKindDef, MergeStrategy as M, Normalizer, PropertyDef,
     PropertyType as P, Schema, SchemaBuilder, TraitCategory as C, TraitDef, TraitType as T,
@@ -99,6 +102,10 @@ impl Schema {
     ///   `loyalty_points` (integer, sum), `interests` (text set, union), `vip` (boolean, max).
     /// - Event kinds: [`EVENT_VOCABULARY`], with typed properties (amounts are
     ///   non-negative money).
+    /// - RFM models (USD): `classic` (purchases, refunds netted) and `engagement` (opens
+    ///   weight 1, clicks weight 2; monetary from purchases), 5 bins, threshold scoring; the
+    ///   ten standard segments and Fading Stars on `classic`, Hyperactives and Zombies on
+    ///   `engagement` (see [`crate::rfm::RfmSegmentDef`]).
     /// - Purposes: `marketing`, `personalization` (opt-in), `analytics`, `sale_or_share`
     ///   (opt-out). Channels: `email` (email), `sms` (phone), `push`, `ads`, `web`.
     #[allow(clippy::expect_used)] // Fixed definitions, checked by a unit test.
@@ -165,7 +172,16 @@ impl Schema {
             .channel("push", Some("anonymous_id"))
             .channel("ads", Some("email"))
             .channel("web", None);
+        let usd = Currency::new("USD").expect("USD is an ISO 4217 code");
         events(b)
+            .rfm_model(RfmModelDef::classic("classic", usd).refunds("order_refunded", "amount"))
+            .rfm_model(RfmModelDef::engagement("engagement", usd))
+            .rfm_segments(RfmSegmentDef::standard("classic"))
+            .rfm_segments([
+                RfmSegmentDef::fading_stars("classic"),
+                RfmSegmentDef::hyperactives("engagement", "classic"),
+                RfmSegmentDef::zombies("engagement"),
+            ])
             .build()
             .expect("the retail default schema is valid")
     }

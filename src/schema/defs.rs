@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::rfm::{RfmModelDef, RfmSegmentDef};
 use crate::schema::computed::ComputedDef;
 
 /// How values of an identifier kind are normalized before they are compared.
@@ -330,4 +331,10 @@ pub struct SchemaDef {
     /// Computed traits, derived from events.
     #[serde(default)]
     pub computed: Vec<ComputedDef>,
+    /// RFM models.
+    #[serde(default)]
+    pub rfm_models: Vec<RfmModelDef>,
+    /// Named RFM segments, in label order (see [`crate::rfm`]).
+    #[serde(default)]
+    pub rfm_segments: Vec<RfmSegmentDef>,
 }

@@ -1,5 +1,5 @@
-//! The schema: identifier kinds, sources, traits, event kinds, consent purposes and
-//! channels, validated once when it is built.
+//! The schema: identifier kinds, sources, traits, event kinds, computed traits, RFM
+//! models and segments, consent purposes and channels, validated once when it is built.
 //!
 //! ```
 //! use audience::schema::{IdentifierKindDef, Normalizer, Schema, TraitDef, TraitType};
@@ -31,6 +31,8 @@ use crate::error::{DropReason, SchemaError};
 use crate::hash::{FastMap, fast_map};
 use crate::identity::normalize::CompiledNormalizer;
 use crate::ids::{ComputedId, EventKindId, KindId, SourceId, TraitId};
+use crate::rfm::model::RfmRule;
+use crate::rfm::{RfmModelDef, RfmSegmentDef};
 
 /// The compiled rules of one identifier kind.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,6 +64,9 @@ pub struct Schema {
     computed_names: FastMap<String, ComputedId>,
     /// Per trait: whether some habit reads it as a time zone.
     time_zone_traits: Vec<bool>,
+    /// RFM models, compiled, by position.
+    rfm: Vec<RfmRule>,
+    rfm_names: FastMap<String, u16>,
 }
 
 impl Schema {
@@ -99,6 +104,9 @@ impl Schema {
                 *slot = true;
             }
         }
+        let rfm_names = name_map("RFM model", def.rfm_models.iter().map(|m| &m.name))?;
+        let rfm = crate::rfm::model::compile(&def, &event_names)?;
+        crate::rfm::segments::validate(&def.rfm_segments, &rfm_names)?;
         name_map("purpose", def.purposes.iter().map(|p| &p.name))?;
         name_map("channel", def.channels.iter().map(|c| &c.name))?;
         for channel in &def.channels {
@@ -156,6 +164,8 @@ impl Schema {
                 .map(|(n, i)| (n, ComputedId(i)))
                 .collect(),
             time_zone_traits,
+            rfm,
+            rfm_names,
         })
     }
 
@@ -230,6 +240,21 @@ impl Schema {
     /// Compiled computed traits, by id.
     pub(crate) fn computed_rules(&self) -> &[ComputedRule] {
         &self.computed
+    }
+
+    /// The position of RFM model `name`.
+    pub(crate) fn rfm_index(&self, name: &str) -> Option<usize> {
+        self.rfm_names.get(name).map(|&i| usize::from(i))
+    }
+
+    /// The definition of the RFM model at `index`.
+    pub(crate) fn rfm_model(&self, index: usize) -> Option<&RfmModelDef> {
+        self.def.rfm_models.get(index)
+    }
+
+    /// Compiled RFM models, by position.
+    pub(crate) fn rfm_rules(&self) -> &[RfmRule] {
+        &self.rfm
     }
 
     /// Whether some habit reads trait `id` as a time zone.
@@ -356,6 +381,18 @@ impl SchemaBuilder {
     /// Adds a computed trait.
     pub fn computed(mut self, def: ComputedDef) -> Self {
         self.def.computed.push(def);
+        self
+    }
+
+    /// Adds an RFM model.
+    pub fn rfm_model(mut self, def: RfmModelDef) -> Self {
+        self.def.rfm_models.push(def);
+        self
+    }
+
+    /// Adds named RFM segments, after those already added (order decides labels).
+    pub fn rfm_segments(mut self, defs: impl IntoIterator<Item = RfmSegmentDef>) -> Self {
+        self.def.rfm_segments.extend(defs);
         self
     }
 

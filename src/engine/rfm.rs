@@ -1,0 +1,337 @@
+//! RFM on the engine: tallies kept current on ingest and merge, runs scored and stored
+//! per model (with the previous one, for trends), and named segments evaluated against
+//! the stored runs.
+
+use crate::engine::Engine;
+use crate::error::LookupError;
+use crate::event::store::NewEvent;
+use crate::ids::ProfileId;
+use crate::rfm::RfmSegmentDef;
+use crate::rfm::model::RfmRule;
+use crate::rfm::run::{RfmRun, RfmScore, RfmTrend};
+use crate::rfm::score::{Columns, score};
+use crate::rfm::segments::{Direction, RfmCondition};
+use crate::rfm::tally::{Tallies, Tally};
+use crate::time::{MILLIS_PER_DAY, Timestamp};
+
+/// The RFM state of an engine: per model, the tallies and the last two runs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct RfmState {
+    tallies: Vec<Tallies>,
+    current: Vec<Option<RfmRun>>,
+    previous: Vec<Option<RfmRun>>,
+}
+
+impl RfmState {
+    /// Empty state for `models` models.
+    pub(crate) fn new(models: usize) -> Self {
+        RfmState {
+            tallies: vec![Tallies::default(); models],
+            current: vec![None; models],
+            previous: vec![None; models],
+        }
+    }
+
+    /// Adds a record's stored events to `p`'s tallies.
+    pub(crate) fn add(&mut self, rules: &[RfmRule], p: ProfileId, events: &[NewEvent]) {
+        for (rule, tallies) in rules.iter().zip(&mut self.tallies) {
+            tallies.add(rule, p, events.iter().map(|e| (e.at, e)));
+        }
+    }
+
+    /// Moves `retired`'s tallies into `survivor`'s.
+    pub(crate) fn merge(&mut self, survivor: ProfileId, retired: ProfileId) {
+        for t in &mut self.tallies {
+            t.merge(survivor, retired);
+        }
+    }
+
+    /// The bound on `p`'s monetary sums in model `index`.
+    pub(crate) fn magnitude(&self, index: usize, p: ProfileId) -> u64 {
+        self.tallies.get(index).map_or(0, |t| t.magnitude(p))
+    }
+
+    /// Estimated heap bytes.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.tallies.iter().map(Tallies::heap_bytes).sum::<usize>()
+            + self
+                .current
+                .iter()
+                .chain(&self.previous)
+                .flatten()
+                .map(RfmRun::heap_bytes)
+                .sum::<usize>()
+    }
+}
+
+/// A segment with the model of each condition resolved to a position.
+struct Resolved<'a> {
+    conditions: Vec<(usize, &'a RfmCondition)>,
+}
+
+impl Engine {
+    fn rfm_model_index(&self, model: &str) -> Result<usize, LookupError> {
+        self.schema
+            .rfm_index(model)
+            .ok_or_else(|| LookupError::UnknownRfmModel(model.to_string()))
+    }
+
+    /// Scores every live profile with at least one activity event at or before
+    /// `reference` in model `model`, stores the run (the run before it becomes the
+    /// previous one, for trends) and returns it.
+    ///
+    /// Recency is whole days from the last activity to `reference`; events after
+    /// `reference` are not counted. A profile with no activity has no score, never a made-up
+    /// one. The clock is neither read nor moved.
+    ///
+    /// # Errors
+    /// [`LookupError::UnknownRfmModel`] for a model the schema does not declare.
+    pub fn score_rfm(&mut self, model: &str, reference: Timestamp) -> Result<&RfmRun, LookupError> {
+        let index = self.rfm_model_index(model)?;
+        let unknown = || LookupError::UnknownRfmModel(model.to_string());
+        let rule = self.schema.rfm_rules().get(index).ok_or_else(unknown)?;
+        let def = self.schema.rfm_model(index).ok_or_else(unknown)?;
+        let tallies = self.rfm.tallies.get(index).ok_or_else(unknown)?;
+        let mut profiles = Vec::new();
+        let (mut recency, mut frequency, mut monetary) = (Vec::new(), Vec::new(), Vec::new());
+        for (i, tally) in tallies.all().iter().enumerate() {
+            if tally.frequency == 0 && tally.latest == i64::MIN {
+                continue;
+            }
+            let p = ProfileId(u32::try_from(i).unwrap_or(u32::MAX));
+            let t = if tally.latest > reference.0 {
+                match self.profiles.get(p) {
+                    Some(profile) => Tally::from_history(rule, &profile.events, reference),
+                    None => continue,
+                }
+            } else {
+                *tally
+            };
+            if t.frequency == 0 {
+                continue;
+            }
+            profiles.push(p);
+            recency.push((reference.0 - t.last_activity) / MILLIS_PER_DAY);
+            frequency.push(i64::try_from(t.frequency).unwrap_or(i64::MAX));
+            monetary.push(t.monetary);
+        }
+        let columns = Columns {
+            recency_days: &recency,
+            frequency: &frequency,
+            monetary_minor: &monetary,
+        };
+        let unit = 10i64.pow(u32::from(def.currency.exponent()));
+        let (scores, cuts) = score(&columns, def.bins, &def.scoring, unit);
+        let run = RfmRun {
+            model: def.name.clone(),
+            reference,
+            currency: def.currency,
+            bins: def.bins,
+            profiles,
+            recency_days: recency,
+            frequency,
+            monetary_minor: monetary,
+            scores,
+            cuts,
+        };
+        let current = self.rfm.current.get_mut(index).ok_or_else(unknown)?;
+        let before = current.replace(run);
+        if let Some(slot) = self.rfm.previous.get_mut(index) {
+            *slot = before;
+        }
+        self.rfm
+            .current
+            .get(index)
+            .and_then(Option::as_ref)
+            .ok_or_else(unknown)
+    }
+
+    /// The latest run of `model`, if it was ever scored.
+    ///
+    /// # Errors
+    /// [`LookupError::UnknownRfmModel`] for a model the schema does not declare.
+    pub fn rfm_run(&self, model: &str) -> Result<Option<&RfmRun>, LookupError> {
+        let index = self.rfm_model_index(model)?;
+        Ok(self.rfm.current.get(index).and_then(Option::as_ref))
+    }
+
+    /// The run of `model` before the latest one, if there was one.
+    ///
+    /// # Errors
+    /// [`LookupError::UnknownRfmModel`] for a model the schema does not declare.
+    pub fn previous_rfm_run(&self, model: &str) -> Result<Option<&RfmRun>, LookupError> {
+        let index = self.rfm_model_index(model)?;
+        Ok(self.rfm.previous.get(index).and_then(Option::as_ref))
+    }
+
+    fn run_score(&self, index: usize, previous: bool, p: ProfileId) -> Option<RfmScore> {
+        let runs = if previous {
+            &self.rfm.previous
+        } else {
+            &self.rfm.current
+        };
+        runs.get(index)?.as_ref()?.get(p)
+    }
+
+    /// The score the latest run of `model` gave the live profile `profile` is part of
+    /// (`None`: not scored, or merged into a profile that was not).
+    ///
+    /// # Errors
+    /// [`LookupError::UnknownRfmModel`], or [`LookupError::UnknownProfile`] for an id never
+    /// handed out.
+    pub fn rfm_score(
+        &self,
+        model: &str,
+        profile: ProfileId,
+    ) -> Result<Option<RfmScore>, LookupError> {
+        let index = self.rfm_model_index(model)?;
+        let live = self.resolve(profile)?;
+        Ok(self.run_score(index, false, live))
+    }
+
+    /// How the profile's scores moved between the previous run of `model` and the latest
+    /// (`None` unless it was scored in both).
+    ///
+    /// # Errors
+    /// As [`Engine::rfm_score`].
+    pub fn rfm_trend(
+        &self,
+        model: &str,
+        profile: ProfileId,
+    ) -> Result<Option<RfmTrend>, LookupError> {
+        let index = self.rfm_model_index(model)?;
+        let live = self.resolve(profile)?;
+        Ok(self
+            .run_score(index, true, live)
+            .zip(self.run_score(index, false, live))
+            .map(|(before, now)| RfmTrend::between(&before, &now)))
+    }
+
+    fn resolve_segment<'a>(&self, segment: &'a RfmSegmentDef) -> Option<Resolved<'a>> {
+        let own = self.schema.rfm_index(&segment.model)?;
+        let conditions = segment
+            .conditions
+            .iter()
+            .map(|c| {
+                let m = c.model().map_or(Some(own), |m| self.schema.rfm_index(m))?;
+                Some((m, c))
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(Resolved { conditions })
+    }
+
+    /// Whether every condition of `segment` holds for `p` (scored in its own model).
+    fn holds(&self, segment: &Resolved<'_>, p: ProfileId) -> bool {
+        segment.conditions.iter().all(|&(m, c)| match c {
+            RfmCondition::Score {
+                dimension,
+                min,
+                max,
+                ..
+            } => self
+                .run_score(m, false, p)
+                .is_some_and(|s| (*min..=*max).contains(&s.score(*dimension))),
+            RfmCondition::PreviousScore {
+                dimension,
+                min,
+                max,
+                ..
+            } => self
+                .run_score(m, true, p)
+                .is_some_and(|s| (*min..=*max).contains(&s.score(*dimension))),
+            RfmCondition::Trend {
+                dimension,
+                direction,
+                ..
+            } => self
+                .run_score(m, true, p)
+                .zip(self.run_score(m, false, p))
+                .is_some_and(|(before, now)| {
+                    let delta =
+                        i16::from(now.score(*dimension)) - i16::from(before.score(*dimension));
+                    Direction::of(i8::try_from(delta).unwrap_or_default()) == *direction
+                }),
+            RfmCondition::Value {
+                dimension,
+                min,
+                max,
+                ..
+            } => self.run_score(m, false, p).is_some_and(|s| {
+                let v = s.value(*dimension);
+                min.is_none_or(|lo| v >= lo) && max.is_none_or(|hi| v <= hi)
+            }),
+        })
+    }
+
+    fn segments_of<'a>(&'a self, model: &'a str) -> impl Iterator<Item = &'a RfmSegmentDef> + 'a {
+        self.schema
+            .def()
+            .rfm_segments
+            .iter()
+            .filter(move |s| s.model == model)
+    }
+
+    /// The profile's label in `model`: the first named segment of the model, in schema
+    /// order, that it belongs to (`None`: not scored, or in none).
+    ///
+    /// # Errors
+    /// As [`Engine::rfm_score`].
+    pub fn rfm_label<'a>(
+        &'a self,
+        model: &'a str,
+        profile: ProfileId,
+    ) -> Result<Option<&'a str>, LookupError> {
+        let index = self.rfm_model_index(model)?;
+        let live = self.resolve(profile)?;
+        if self.run_score(index, false, live).is_none() {
+            return Ok(None);
+        }
+        Ok(self
+            .segments_of(model)
+            .find(|s| {
+                self.resolve_segment(s)
+                    .is_some_and(|r| self.holds(&r, live))
+            })
+            .map(|s| s.name.as_str()))
+    }
+
+    /// The live members of named segment `name` of `model`, ascending.
+    ///
+    /// # Errors
+    /// [`LookupError::UnknownRfmModel`], or [`LookupError::UnknownRfmSegment`] for a name
+    /// the schema does not declare for the model.
+    pub fn rfm_segment(&self, model: &str, name: &str) -> Result<Vec<ProfileId>, LookupError> {
+        let index = self.rfm_model_index(model)?;
+        let segment = self
+            .segments_of(model)
+            .find(|s| s.name == name)
+            .ok_or_else(|| LookupError::UnknownRfmSegment {
+                model: model.to_string(),
+                name: name.to_string(),
+            })?;
+        let (Some(resolved), Some(run)) = (
+            self.resolve_segment(segment),
+            self.rfm.current.get(index).and_then(Option::as_ref),
+        ) else {
+            return Ok(Vec::new());
+        };
+        Ok(run
+            .profiles
+            .iter()
+            .copied()
+            .filter(|&p| !self.is_retired(p) && self.holds(&resolved, p))
+            .collect())
+    }
+
+    /// Every named segment of `model` with its number of live members, in schema order
+    /// (segments may overlap).
+    ///
+    /// # Errors
+    /// [`LookupError::UnknownRfmModel`].
+    pub fn rfm_segment_sizes(&self, model: &str) -> Result<Vec<(String, usize)>, LookupError> {
+        self.rfm_model_index(model)?;
+        self.segments_of(model)
+            .map(|s| Ok((s.name.clone(), self.rfm_segment(model, &s.name)?.len())))
+            .collect()
+    }
+}

@@ -1,0 +1,201 @@
+//! One scoring run of a model: the values and scores of every scored profile, and the
+//! cut points that explain them.
+
+use serde::Serialize;
+
+use crate::ids::ProfileId;
+use crate::money::Currency;
+use crate::rfm::score::RfmCuts;
+use crate::rfm::segments::{Dimension, Direction};
+use crate::time::Timestamp;
+
+/// One profile's values and scores in a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct RfmScore {
+    /// The profile.
+    pub profile: ProfileId,
+    /// Whole days from the last activity to the reference time.
+    pub recency_days: i64,
+    /// Weighted number of activity events (the number of purchases, for classic RFM).
+    pub frequency: i64,
+    /// Sum of amounts in minor units of the model's currency, refunds netted.
+    pub monetary_minor: i64,
+    /// Recency score, 1..=bins (higher is more recent).
+    pub r: u8,
+    /// Frequency score, 1..=bins.
+    pub f: u8,
+    /// Monetary score, 1..=bins.
+    pub m: u8,
+}
+
+impl RfmScore {
+    /// The score of `dimension`.
+    pub fn score(&self, dimension: Dimension) -> u8 {
+        match dimension {
+            Dimension::Recency => self.r,
+            Dimension::Frequency => self.f,
+            Dimension::Monetary => self.m,
+        }
+    }
+
+    /// The value of `dimension` (days, weighted events, minor units).
+    pub fn value(&self, dimension: Dimension) -> i64 {
+        match dimension {
+            Dimension::Recency => self.recency_days,
+            Dimension::Frequency => self.frequency,
+            Dimension::Monetary => self.monetary_minor,
+        }
+    }
+}
+
+/// The change of one dimension's score between the previous run and the current one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct ScoreTrend {
+    /// Current score minus previous score.
+    pub delta: i8,
+    /// Its direction.
+    pub direction: Direction,
+}
+
+/// A profile's trend in each dimension, between the previous run and the current one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct RfmTrend {
+    /// Recency.
+    pub r: ScoreTrend,
+    /// Frequency.
+    pub f: ScoreTrend,
+    /// Monetary.
+    pub m: ScoreTrend,
+}
+
+impl RfmTrend {
+    /// The trend from `previous` to `current`.
+    pub fn between(previous: &RfmScore, current: &RfmScore) -> Self {
+        let trend = |d: Dimension| {
+            let delta = i8::try_from(i16::from(current.score(d)) - i16::from(previous.score(d)))
+                .unwrap_or_default();
+            ScoreTrend {
+                delta,
+                direction: Direction::of(delta),
+            }
+        };
+        RfmTrend {
+            r: trend(Dimension::Recency),
+            f: trend(Dimension::Frequency),
+            m: trend(Dimension::Monetary),
+        }
+    }
+
+    /// The trend of `dimension`.
+    pub fn of(&self, dimension: Dimension) -> ScoreTrend {
+        match dimension {
+            Dimension::Recency => self.r,
+            Dimension::Frequency => self.f,
+            Dimension::Monetary => self.m,
+        }
+    }
+}
+
+/// The scores a model gave at one reference time: every profile live at the run with at
+/// least one activity event at or before it, in ascending profile order.
+///
+/// A run is a snapshot: later events change nothing until the next run. A profile merged
+/// away since the run is no longer reported by the engine (its id is not live); the
+/// survivor keeps the scores it was given.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RfmRun {
+    pub(crate) model: String,
+    pub(crate) reference: Timestamp,
+    pub(crate) currency: Currency,
+    pub(crate) bins: u8,
+    pub(crate) profiles: Vec<ProfileId>,
+    pub(crate) recency_days: Vec<i64>,
+    pub(crate) frequency: Vec<i64>,
+    pub(crate) monetary_minor: Vec<i64>,
+    pub(crate) scores: Vec<[u8; 3]>,
+    pub(crate) cuts: RfmCuts,
+}
+
+impl RfmRun {
+    /// The model's name.
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+
+    /// The reference time recency was measured to.
+    pub fn reference(&self) -> Timestamp {
+        self.reference
+    }
+
+    /// The currency of monetary values.
+    pub fn currency(&self) -> Currency {
+        self.currency
+    }
+
+    /// The number of bins.
+    pub fn bins(&self) -> u8 {
+        self.bins
+    }
+
+    /// The number of profiles scored.
+    pub fn len(&self) -> usize {
+        self.profiles.len()
+    }
+
+    /// Whether no profile was scored.
+    pub fn is_empty(&self) -> bool {
+        self.profiles.is_empty()
+    }
+
+    /// The cut points of the run.
+    pub fn cuts(&self) -> &RfmCuts {
+        &self.cuts
+    }
+
+    /// The score of the profile at position `i`.
+    fn at(&self, i: usize) -> Option<RfmScore> {
+        let [r, f, m] = *self.scores.get(i)?;
+        Some(RfmScore {
+            profile: *self.profiles.get(i)?,
+            recency_days: *self.recency_days.get(i)?,
+            frequency: *self.frequency.get(i)?,
+            monetary_minor: *self.monetary_minor.get(i)?,
+            r,
+            f,
+            m,
+        })
+    }
+
+    /// The score the run gave `profile` (exactly this id; see [`crate::Engine::rfm_score`]
+    /// for a lookup that follows merges).
+    pub fn get(&self, profile: ProfileId) -> Option<RfmScore> {
+        let i = self.profiles.binary_search(&profile).ok()?;
+        self.at(i)
+    }
+
+    /// Every score, in ascending profile order.
+    pub fn iter(&self) -> impl Iterator<Item = RfmScore> + '_ {
+        (0..self.len()).filter_map(|i| self.at(i))
+    }
+
+    /// How many profiles got each score of `dimension`: index 0 is score 1.
+    pub fn histogram(&self, dimension: Dimension) -> Vec<usize> {
+        let mut counts = vec![0; usize::from(self.bins)];
+        for s in &self.scores {
+            let score = s.get(dimension.index()).copied().unwrap_or(1);
+            if let Some(c) = counts.get_mut(usize::from(score).saturating_sub(1)) {
+                *c += 1;
+            }
+        }
+        counts
+    }
+
+    /// Estimated heap bytes.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.profiles.capacity() * 4
+            + self.scores.capacity() * 3
+            + 8 * (self.recency_days.capacity()
+                + self.frequency.capacity()
+                + self.monetary_minor.capacity())
+    }
+}

@@ -1,0 +1,279 @@
+//! Scoring the values of one run: each convention of [`Scoring`], in integer arithmetic.
+
+use std::cmp::Ordering;
+
+use serde::Serialize;
+
+use crate::rfm::model::{FixedBreaks, Scoring};
+use crate::rfm::quantile::{Quantile, cut_ranks, order_statistics, quantiles};
+use crate::rfm::segments::Dimension;
+
+/// The cut points of one run per dimension, so an analyst can see why a profile got its
+/// score: the type-7 quantiles at `k / bins` for the quantile conventions (what each
+/// convention compares with is documented on [`Scoring`]), the host's breaks for
+/// [`Scoring::Fixed`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RfmCuts {
+    /// Recency cut points, in days.
+    pub recency_days: Vec<Quantile>,
+    /// Frequency cut points.
+    pub frequency: Vec<Quantile>,
+    /// Monetary cut points, in minor units.
+    pub monetary_minor: Vec<Quantile>,
+}
+
+impl RfmCuts {
+    /// The cut points of `dimension`.
+    pub fn of(&self, dimension: Dimension) -> &[Quantile] {
+        match dimension {
+            Dimension::Recency => &self.recency_days,
+            Dimension::Frequency => &self.frequency,
+            Dimension::Monetary => &self.monetary_minor,
+        }
+    }
+}
+
+/// The values of one run, column by column, in ascending profile order.
+pub(crate) struct Columns<'a> {
+    pub(crate) recency_days: &'a [i64],
+    pub(crate) frequency: &'a [i64],
+    pub(crate) monetary_minor: &'a [i64],
+}
+
+/// Scores every profile of a run: `[r, f, m]` per profile, and the cut points.
+/// `money_unit` is one major unit in minor units (the `rpkg` offset for monetary).
+pub(crate) fn score(
+    columns: &Columns<'_>,
+    bins: u8,
+    scoring: &Scoring,
+    money_unit: i64,
+) -> (Vec<[u8; 3]>, RfmCuts) {
+    let n = columns.recency_days.len();
+    let dims: [(&[i64], bool, i64); 3] = [
+        (columns.recency_days, false, 1),
+        (columns.frequency, true, 1),
+        (columns.monetary_minor, true, money_unit),
+    ];
+    let mut scores = vec![[1u8; 3]; n];
+    let mut cuts: [Vec<Quantile>; 3] = Default::default();
+    for (d, (values, higher_is_better, unit)) in dims.into_iter().enumerate() {
+        let cut = match scoring {
+            Scoring::Fixed(breaks) => fixed_cuts(breaks, d),
+            _ => {
+                let ranks = cut_ranks(n, bins);
+                let stats = order_statistics(values, &ranks);
+                quantiles(n, bins, &ranks, &stats)
+            }
+        };
+        let column = scores.iter_mut().filter_map(|s| s.get_mut(d));
+        match scoring {
+            Scoring::Threshold => threshold(values, &cut, higher_is_better, column),
+            Scoring::Rank => rank(values, bins, higher_is_better, column),
+            Scoring::Rpkg => rpkg(values, &cut, bins, higher_is_better, unit, column),
+            Scoring::Fixed(_) => fixed(values, &cut, bins, higher_is_better, column),
+        }
+        if let Some(slot) = cuts.get_mut(d) {
+            *slot = cut;
+        }
+    }
+    let [recency_days, frequency, monetary_minor] = cuts;
+    (
+        scores,
+        RfmCuts {
+            recency_days,
+            frequency,
+            monetary_minor,
+        },
+    )
+}
+
+fn fixed_cuts(breaks: &FixedBreaks, dimension: usize) -> Vec<Quantile> {
+    let values = match dimension {
+        0 => &breaks.recency_days,
+        1 => &breaks.frequency,
+        _ => &breaks.monetary_minor,
+    };
+    values.iter().map(|&v| Quantile::exact(v)).collect()
+}
+
+fn as_score(count: usize) -> u8 {
+    u8::try_from(count).unwrap_or(u8::MAX)
+}
+
+/// `1 + #{k : x > Q_k}` (or `x < Q_k` where lower is better): ties share a bin.
+fn threshold<'a>(
+    values: &[i64],
+    cut: &[Quantile],
+    higher_is_better: bool,
+    out: impl Iterator<Item = &'a mut u8>,
+) {
+    let wanted = if higher_is_better {
+        Ordering::Greater
+    } else {
+        Ordering::Less
+    };
+    // The integer form: no data value lies strictly between two neighbouring order
+    // statistics, so comparing with `below` (for >) or `above` (for <) is exact.
+    let bounds: Vec<i64> = cut
+        .iter()
+        .map(|q| match (higher_is_better, q.numerator) {
+            (true, _) | (false, 0) => q.below,
+            (false, _) => q.above,
+        })
+        .collect();
+    for (x, s) in values.iter().zip(out) {
+        *s = as_score(1 + bounds.iter().filter(|&&b| x.cmp(&b) == wanted).count());
+    }
+}
+
+/// Equal-count bins on ranks; ties broken by position (ascending profile id).
+fn rank<'a>(
+    values: &[i64],
+    bins: u8,
+    higher_is_better: bool,
+    out: impl Iterator<Item = &'a mut u8>,
+) {
+    let n = values.len();
+    let mut order: Vec<(i64, u32)> = values
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let key = if higher_is_better {
+                v
+            } else {
+                v.saturating_neg()
+            };
+            // Negating i64::MIN would overflow; saturating keeps the order of all others.
+            (key, u32::try_from(i).unwrap_or(u32::MAX))
+        })
+        .collect();
+    order.sort_unstable();
+    let mut by_position = vec![0u8; n];
+    let b = u64::from(bins);
+    let span = (n as u64).saturating_sub(1);
+    for (rank0, &(_, i)) in order.iter().enumerate() {
+        let score = if span == 0 {
+            1
+        } else {
+            (b * rank0 as u64).div_ceil(span).max(1)
+        };
+        if let Some(slot) = by_position.get_mut(i as usize) {
+            *slot = u8::try_from(score).unwrap_or(u8::MAX);
+        }
+    }
+    for (s, &v) in out.zip(&by_position) {
+        *s = v;
+    }
+}
+
+/// Left-closed bins at `Q_k + unit`: `1 + #{k : x ≥ Q_k + unit}`, or for recency
+/// `bins − #{k : d ≥ Q_k + 1}`.
+fn rpkg<'a>(
+    values: &[i64],
+    cut: &[Quantile],
+    bins: u8,
+    higher_is_better: bool,
+    unit: i64,
+    out: impl Iterator<Item = &'a mut u8>,
+) {
+    for (&x, s) in values.iter().zip(out) {
+        let at_or_above = cut
+            .iter()
+            .filter(|q| q.cmp_shifted(x, unit) != Ordering::Less)
+            .count();
+        *s = if higher_is_better {
+            as_score(1 + at_or_above)
+        } else {
+            bins.saturating_sub(as_score(at_or_above))
+        };
+    }
+}
+
+/// Host breaks: `1 + #{k : x ≥ b_k}`, or for recency `bins − #{k : d > b_k}`.
+fn fixed<'a>(
+    values: &[i64],
+    cut: &[Quantile],
+    bins: u8,
+    higher_is_better: bool,
+    out: impl Iterator<Item = &'a mut u8>,
+) {
+    for (&x, s) in values.iter().zip(out) {
+        *s = if higher_is_better {
+            as_score(1 + cut.iter().filter(|q| x >= q.below).count())
+        } else {
+            bins.saturating_sub(as_score(cut.iter().filter(|q| x > q.below).count()))
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(r: &[i64], f: &[i64], m: &[i64], scoring: &Scoring) -> Vec<[u8; 3]> {
+        let columns = Columns {
+            recency_days: r,
+            frequency: f,
+            monetary_minor: m,
+        };
+        score(&columns, 5, scoring, 100).0
+    }
+
+    #[test]
+    fn threshold_worked_example() {
+        // tests/data/cdnow/README.md step 7.
+        let f = [1, 1, 1, 2, 3, 5, 9];
+        let r = [1, 2, 2, 5, 8, 8, 10];
+        let scores = run(&r, &f, &f, &Scoring::Threshold);
+        let fs: Vec<u8> = scores.iter().map(|s| s[1]).collect();
+        let rs: Vec<u8> = scores.iter().map(|s| s[0]).collect();
+        assert_eq!(fs, [1, 1, 1, 3, 4, 5, 5]);
+        assert_eq!(rs, [5, 4, 4, 3, 1, 1, 1]);
+    }
+
+    #[test]
+    fn rank_worked_example() {
+        let v = [3, 3, 3, 3, 3, 3, 3];
+        let scores = run(&v, &v, &v, &Scoring::Rank);
+        let fs: Vec<u8> = scores.iter().map(|s| s[1]).collect();
+        assert_eq!(fs, [1, 1, 2, 3, 4, 5, 5]);
+        // Recency ranks on −recency: among ties the lower position ranks lower.
+        let rs: Vec<u8> = scores.iter().map(|s| s[0]).collect();
+        assert_eq!(rs, [1, 1, 2, 3, 4, 5, 5]);
+    }
+
+    #[test]
+    fn zero_and_one_profile() {
+        assert!(run(&[], &[], &[], &Scoring::Threshold).is_empty());
+        for scoring in [Scoring::Threshold, Scoring::Rank] {
+            assert_eq!(run(&[4], &[2], &[900], &scoring), vec![[1, 1, 1]]);
+        }
+        // rpkg: recency scores downward from `bins`.
+        assert_eq!(run(&[4], &[2], &[900], &Scoring::Rpkg), vec![[5, 1, 1]]);
+    }
+
+    #[test]
+    fn rpkg_offsets_by_one_unit() {
+        // Values 0..=99 (cents): Q_1 = 19.8, so m ≥ 119.8 is needed for score 2.
+        let m: Vec<i64> = (0..100).collect();
+        let f = vec![1; 100];
+        let scores = run(&f, &f, &m, &Scoring::Rpkg);
+        assert!(scores.iter().all(|s| s[2] == 1));
+    }
+
+    #[test]
+    fn fixed_breaks() {
+        let breaks = FixedBreaks {
+            recency_days: vec![30, 90, 180, 365],
+            frequency: vec![2, 3, 5, 10],
+            monetary_minor: vec![1000, 5000, 10_000, 50_000],
+        };
+        let scores = run(
+            &[30, 31, 400],
+            &[1, 10, 4],
+            &[999, 1000, 50_000],
+            &Scoring::Fixed(breaks),
+        );
+        assert_eq!(scores, vec![[5, 1, 1], [4, 5, 2], [1, 3, 5]]);
+    }
+}

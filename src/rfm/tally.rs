@@ -1,0 +1,175 @@
+//! Per model, the running recency / frequency / monetary of every profile, kept current as
+//! events arrive and profiles merge, in dense columns by profile id so a run reads them in
+//! one sequential pass.
+
+use crate::event::computed::EventData;
+use crate::event::store::{EventHistory, PropValue};
+use crate::ids::ProfileId;
+use crate::rfm::model::RfmRule;
+use crate::time::Timestamp;
+
+/// What one profile did, for one model, over all its events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Tally {
+    /// Time of the last activity event (ms; `i64::MIN` when none).
+    pub(crate) last_activity: i64,
+    /// Weighted number of activity events.
+    pub(crate) frequency: u64,
+    /// Sum of amounts, refunds subtracted, in minor units.
+    pub(crate) monetary: i64,
+    /// Time of the latest event that feeds the model (ms; `i64::MIN` when none): a run whose
+    /// reference time is earlier must recompute this profile from its history.
+    pub(crate) latest: i64,
+}
+
+impl Tally {
+    /// No events.
+    pub(crate) const EMPTY: Tally = Tally {
+        last_activity: i64::MIN,
+        frequency: 0,
+        monetary: 0,
+        latest: i64::MIN,
+    };
+
+    /// Adds one event (amounts were bounded at ingest, so sums cannot overflow).
+    fn add(&mut self, rule: &RfmRule, at: Timestamp, e: &impl EventData) {
+        let role = rule.role(e.kind());
+        if !role.matters() {
+            return;
+        }
+        self.latest = self.latest.max(at.0);
+        if role.weight > 0 {
+            self.frequency = self.frequency.saturating_add(u64::from(role.weight));
+            self.last_activity = self.last_activity.max(at.0);
+        }
+        if let Some(pos) = role.adds {
+            self.monetary = self.monetary.saturating_add(amount(e, pos));
+        }
+        if let Some(pos) = role.subtracts {
+            self.monetary = self.monetary.saturating_sub(amount(e, pos));
+        }
+    }
+
+    fn absorb(&mut self, other: Tally) {
+        self.last_activity = self.last_activity.max(other.last_activity);
+        self.frequency = self.frequency.saturating_add(other.frequency);
+        self.monetary = self.monetary.saturating_add(other.monetary);
+        self.latest = self.latest.max(other.latest);
+    }
+
+    /// Recomputed from a profile's history, counting events at or before `up_to` only.
+    pub(crate) fn from_history(rule: &RfmRule, history: &EventHistory, up_to: Timestamp) -> Tally {
+        let end = history.first_after(up_to);
+        let mut t = Tally::EMPTY;
+        for e in history.range(0..end) {
+            t.add(rule, e.at(), &e);
+        }
+        t
+    }
+}
+
+fn amount(e: &impl EventData, position: u16) -> i64 {
+    match e.prop(position) {
+        Some(PropValue::Money(m)) => m.minor,
+        _ => 0,
+    }
+}
+
+/// The absolute amounts `e` brings to `rule`'s monetary sum: the bound that keeps every
+/// partial sum of a profile inside `i64`.
+pub(crate) fn magnitude(
+    rule: &RfmRule,
+    kind: crate::ids::EventKindId,
+    prop: impl Fn(u16) -> Option<i64>,
+) -> u64 {
+    let role = rule.role(kind);
+    [role.adds, role.subtracts]
+        .into_iter()
+        .flatten()
+        .filter_map(prop)
+        .map(i64::unsigned_abs)
+        .fold(0, u64::saturating_add)
+}
+
+/// The tallies of one model, by profile id.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Tallies {
+    tallies: Vec<Tally>,
+    /// Per profile: the sum of absolute amounts read (the overflow bound).
+    magnitudes: Vec<u64>,
+}
+
+impl Tallies {
+    /// The tally of `p` (empty when it has none).
+    pub(crate) fn get(&self, p: ProfileId) -> Tally {
+        self.tallies.get(p.index()).copied().unwrap_or(Tally::EMPTY)
+    }
+
+    /// The overflow bound of `p`.
+    pub(crate) fn magnitude(&self, p: ProfileId) -> u64 {
+        self.magnitudes.get(p.index()).copied().unwrap_or(0)
+    }
+
+    /// Every tally, by profile id (profiles past the end have none).
+    pub(crate) fn all(&self) -> &[Tally] {
+        &self.tallies
+    }
+
+    fn slot(&mut self, p: ProfileId) -> Option<(&mut Tally, &mut u64)> {
+        let i = p.index();
+        if i >= self.tallies.len() {
+            self.tallies.resize(i + 1, Tally::EMPTY);
+            self.magnitudes.resize(i + 1, 0);
+        }
+        Some((self.tallies.get_mut(i)?, self.magnitudes.get_mut(i)?))
+    }
+
+    /// Adds events to `p`'s tally.
+    pub(crate) fn add<'e, E: EventData + 'e>(
+        &mut self,
+        rule: &RfmRule,
+        p: ProfileId,
+        events: impl IntoIterator<Item = (Timestamp, &'e E)>,
+    ) {
+        let mut events = events
+            .into_iter()
+            .filter(|(_, e)| rule.role(e.kind()).matters())
+            .peekable();
+        if events.peek().is_none() {
+            return;
+        }
+        let Some((tally, bound)) = self.slot(p) else {
+            return;
+        };
+        for (at, e) in events {
+            tally.add(rule, at, e);
+            *bound = bound.saturating_add(magnitude(rule, e.kind(), |pos| match e.prop(pos) {
+                Some(PropValue::Money(m)) => Some(m.minor),
+                _ => None,
+            }));
+        }
+    }
+
+    /// Moves `retired`'s tally into `survivor`'s.
+    pub(crate) fn merge(&mut self, survivor: ProfileId, retired: ProfileId) {
+        let taken = self.get(retired);
+        let bound = self.magnitude(retired);
+        if taken == Tally::EMPTY {
+            return;
+        }
+        if let Some((t, b)) = self.slot(retired) {
+            *t = Tally::EMPTY;
+            *b = 0;
+        }
+        if let Some((t, b)) = self.slot(survivor) {
+            t.absorb(taken);
+            *b = b.saturating_add(bound);
+        }
+    }
+
+    /// Estimated heap bytes.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.tallies.capacity() * std::mem::size_of::<Tally>()
+            + self.magnitudes.capacity() * std::mem::size_of::<u64>()
+    }
+}
