@@ -45,6 +45,18 @@ impl Quantile {
         self.below as f64 + span as f64 * self.numerator as f64 / self.denominator.max(1) as f64
     }
 
+    /// The order statistic the `threshold` convention compares with: `below` for
+    /// "value > Q" (frequency, monetary), and for "value < Q" (recency) `above` when the
+    /// quantile lies strictly between the two. No data value lies strictly between them,
+    /// so comparing with this integer is exact.
+    pub fn threshold_bound(&self, lower_is_better: bool) -> i64 {
+        if lower_is_better && self.numerator != 0 {
+            self.above
+        } else {
+            self.below
+        }
+    }
+
     /// `x − q` compared with zero, exactly, after shifting the quantile by `offset`:
     /// the sign of `x − (q + offset)`.
     pub(crate) fn cmp_shifted(&self, x: i64, offset: i64) -> std::cmp::Ordering {

@@ -112,14 +112,9 @@ fn threshold<'a>(
     } else {
         Ordering::Less
     };
-    // The integer form: no data value lies strictly between two neighbouring order
-    // statistics, so comparing with `below` (for >) or `above` (for <) is exact.
     let bounds: Vec<i64> = cut
         .iter()
-        .map(|q| match (higher_is_better, q.numerator) {
-            (true, _) | (false, 0) => q.below,
-            (false, _) => q.above,
-        })
+        .map(|q| q.threshold_bound(!higher_is_better))
         .collect();
     for (x, s) in values.iter().zip(out) {
         *s = as_score(1 + bounds.iter().filter(|&&b| x.cmp(&b) == wanted).count());

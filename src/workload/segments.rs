@@ -9,6 +9,7 @@
 //! ```
 
 use crate::money::{Currency, Money};
+use crate::rfm::{RfmModelDef, RfmSegmentDef};
 use crate::record::{EventInput, Record};
 use crate::schema::{
     Computation, ComputedDef, EventFilter, EventKindDef, Field, IdentifierKindDef, Normalizer,
@@ -187,7 +188,8 @@ pub fn computed_traits() -> Vec<ComputedDef> {
 /// The schema the workload is ingested under: identifier `user_id`, source `app`, the
 /// profile traits (consent and suppression as booleans until the consent issue), the
 /// six event kinds with `amount` (money, USD) on `order_completed`, and the
-/// [`computed_traits`].
+/// [`computed_traits`], and the classic RFM model `classic` (purchases valued by
+/// `amount`) with the ten standard segments (see `shared/bench/RFM.md`).
 #[allow(clippy::expect_used)] // Fixed definitions, checked by a unit test.
 pub fn schema() -> Schema {
     let mut b = Schema::builder()
@@ -223,7 +225,11 @@ pub fn schema() -> Schema {
     for def in computed_traits() {
         b = b.computed(def);
     }
-    b.build().expect("the workload schema is valid")
+    let usd = Currency::new("USD").expect("USD is an ISO 4217 code");
+    b.rfm_model(RfmModelDef::classic("classic", usd))
+        .rfm_segments(RfmSegmentDef::standard("classic"))
+        .build()
+        .expect("the workload schema is valid")
 }
 
 /// Counts of WORKLOAD.md's event queries, read off the [`computed_traits`] of an engine
