@@ -9,7 +9,7 @@ use crate::ids::ProfileId;
 use crate::rfm::RfmSegmentDef;
 use crate::rfm::model::RfmRule;
 use crate::rfm::run::{RfmRun, RfmScore, RfmTrend};
-use crate::rfm::score::{Columns, score};
+use crate::rfm::score::score;
 use crate::rfm::segments::{Direction, RfmCondition};
 use crate::rfm::tally::{Tallies, Tally};
 use crate::time::{MILLIS_PER_DAY, Timestamp};
@@ -92,10 +92,11 @@ impl Engine {
         let rule = self.schema.rfm_rules().get(index).ok_or_else(unknown)?;
         let def = self.schema.rfm_model(index).ok_or_else(unknown)?;
         let tallies = self.rfm.tallies.get(index).ok_or_else(unknown)?;
-        let mut profiles = Vec::new();
-        let (mut recency, mut frequency, mut monetary) = (Vec::new(), Vec::new(), Vec::new());
+        let spare = self.rfm.previous.get_mut(index).and_then(Option::take);
+        let mut run = RfmRun::recycled(spare, &def.name, reference, def.currency, def.bins);
+        run.reserve(tallies.all().len());
         for (i, tally) in tallies.all().iter().enumerate() {
-            if tally.frequency == 0 && tally.latest == i64::MIN {
+            if tally.latest == i64::MIN {
                 continue;
             }
             let p = ProfileId(u32::try_from(i).unwrap_or(u32::MAX));
@@ -110,30 +111,20 @@ impl Engine {
             if t.frequency == 0 {
                 continue;
             }
-            profiles.push(p);
-            recency.push((reference.0 - t.last_activity) / MILLIS_PER_DAY);
-            frequency.push(i64::try_from(t.frequency).unwrap_or(i64::MAX));
-            monetary.push(t.monetary);
+            run.profiles.push(p);
+            run.recency_days
+                .push((reference.0 - t.last_activity) / MILLIS_PER_DAY);
+            run.frequency
+                .push(i64::try_from(t.frequency).unwrap_or(i64::MAX));
+            run.monetary_minor.push(t.monetary);
         }
-        let columns = Columns {
-            recency_days: &recency,
-            frequency: &frequency,
-            monetary_minor: &monetary,
-        };
         let unit = 10i64.pow(u32::from(def.currency.exponent()));
-        let (scores, cuts) = score(&columns, def.bins, &def.scoring, unit);
-        let run = RfmRun {
-            model: def.name.clone(),
-            reference,
-            currency: def.currency,
-            bins: def.bins,
-            profiles,
-            recency_days: recency,
-            frequency,
-            monetary_minor: monetary,
-            scores,
-            cuts,
-        };
+        let values = [
+            run.recency_days.as_slice(),
+            run.frequency.as_slice(),
+            run.monetary_minor.as_slice(),
+        ];
+        run.cuts = score(values, def.bins, &def.scoring, unit, &mut run.scores);
         let current = self.rfm.current.get_mut(index).ok_or_else(unknown)?;
         let before = current.replace(run);
         if let Some(slot) = self.rfm.previous.get_mut(index) {

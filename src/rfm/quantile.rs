@@ -126,13 +126,59 @@ pub(crate) fn quantiles(n: usize, bins: u8, ranks: &[usize], stats: &[i64]) -> V
 
 /// Below this many values, sorting a copy is as fast as anything cleverer.
 const SMALL: usize = 4096;
-/// Radix buckets of the first pass.
-const BUCKET_BITS: u32 = 16;
+/// Most buckets: 16,384 (a 64 KiB histogram, which stays in cache).
+const BUCKET_BITS: u32 = 14;
+
+/// Values grouped by the top bits of `value − min`, in at most 2^14 buckets of equal
+/// width; a bucket holds a contiguous range of values.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Buckets {
+    min: i64,
+    max: i64,
+    shift: u32,
+}
+
+impl Buckets {
+    /// Buckets spanning `values` (`None` when empty).
+    pub(crate) fn over(values: &[i64]) -> Option<Self> {
+        let first = *values.first()?;
+        let (min, max) = values
+            .iter()
+            .fold((first, first), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        let span = max.abs_diff(min);
+        let shift = (u64::BITS - span.leading_zeros()).saturating_sub(BUCKET_BITS);
+        Some(Buckets { min, max, shift })
+    }
+
+    /// The number of buckets.
+    pub(crate) fn len(&self) -> usize {
+        (self.max.abs_diff(self.min) >> self.shift) as usize + 1
+    }
+
+    /// The bucket of `v` (which lies within the span).
+    pub(crate) fn of(&self, v: i64) -> usize {
+        (v.abs_diff(self.min) >> self.shift) as usize
+    }
+
+    /// The least and greatest value bucket `b` can hold.
+    pub(crate) fn range(&self, b: usize) -> (i64, i64) {
+        let lo = self.min.saturating_add_unsigned((b as u64) << self.shift);
+        let hi = lo
+            .saturating_add_unsigned((1u64 << self.shift) - 1)
+            .min(self.max);
+        (lo, hi)
+    }
+
+    /// Whether every bucket holds exactly one value.
+    fn exact(&self) -> bool {
+        self.shift == 0
+    }
+}
 
 /// The values at sorted positions `ranks` (ascending, each `< values.len()`), in linear
-/// time: a histogram on the top bits of `value − min` finds each rank's bucket, and only
-/// those buckets are sorted.
-pub(crate) fn order_statistics(values: &[i64], ranks: &[usize]) -> Vec<i64> {
+/// time: a histogram over `buckets` finds each rank's bucket, and only those buckets are
+/// sorted.
+pub(crate) fn order_statistics(values: &[i64], ranks: &[usize], buckets: Buckets) -> Vec<i64> {
     if values.len() <= SMALL {
         let mut sorted = values.to_vec();
         sorted.sort_unstable();
@@ -141,15 +187,9 @@ pub(crate) fn order_statistics(values: &[i64], ranks: &[usize]) -> Vec<i64> {
             .filter_map(|&r| sorted.get(r).copied())
             .collect();
     }
-    let (min, max) = values
-        .iter()
-        .fold((i64::MAX, i64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
-    let span = max.abs_diff(min);
-    let shift = (u64::BITS - span.leading_zeros()).saturating_sub(BUCKET_BITS);
-    let bucket = |v: i64| (v.abs_diff(min) >> shift) as usize;
-    let mut counts = vec![0u32; (span >> shift) as usize + 1];
+    let mut counts = vec![0u32; buckets.len()];
     for &v in values {
-        if let Some(c) = counts.get_mut(bucket(v)) {
+        if let Some(c) = counts.get_mut(buckets.of(v)) {
             *c += 1;
         }
     }
@@ -166,20 +206,17 @@ pub(crate) fn order_statistics(values: &[i64], ranks: &[usize]) -> Vec<i64> {
         }
         wanted.push((b, r - before));
     }
-    if shift == 0 {
-        return wanted
-            .iter()
-            .map(|&(b, _)| min.saturating_add_unsigned(b as u64))
-            .collect();
+    if buckets.exact() {
+        return wanted.iter().map(|&(b, _)| buckets.range(b).0).collect();
     }
-    let mut buckets: Vec<usize> = wanted.iter().map(|&(b, _)| b).collect();
-    buckets.dedup();
-    let mut members: Vec<Vec<i64>> = buckets
+    let mut chosen: Vec<usize> = wanted.iter().map(|&(b, _)| b).collect();
+    chosen.dedup();
+    let mut members: Vec<Vec<i64>> = chosen
         .iter()
         .map(|&b| Vec::with_capacity(counts.get(b).map_or(0, |&c| c as usize)))
         .collect();
     for &v in values {
-        if let Ok(i) = buckets.binary_search(&bucket(v))
+        if let Ok(i) = chosen.binary_search(&buckets.of(v))
             && let Some(m) = members.get_mut(i)
         {
             m.push(v);
@@ -191,7 +228,7 @@ pub(crate) fn order_statistics(values: &[i64], ranks: &[usize]) -> Vec<i64> {
     wanted
         .iter()
         .filter_map(|&(b, offset)| {
-            let i = buckets.binary_search(&b).ok()?;
+            let i = chosen.binary_search(&b).ok()?;
             members.get(i)?.get(offset).copied()
         })
         .collect()
@@ -254,7 +291,8 @@ mod tests {
         sorted.sort_unstable();
         let ranks = [0, 1, 5000, 9000, 15_001];
         let want: Vec<i64> = ranks.iter().map(|&r| sorted[r]).collect();
-        assert_eq!(order_statistics(&values, &ranks), want);
+        let buckets = Buckets::over(&values).unwrap();
+        assert_eq!(order_statistics(&values, &ranks, buckets), want);
     }
 
     proptest! {
@@ -269,7 +307,8 @@ mod tests {
             let mut sorted = values.clone();
             sorted.sort_unstable();
             let want: Vec<i64> = ranks.iter().map(|&r| sorted[r]).collect();
-            prop_assert_eq!(order_statistics(&values, &ranks), want);
+            let buckets = Buckets::over(&values).unwrap();
+            prop_assert_eq!(order_statistics(&values, &ranks, buckets), want);
         }
     }
 }

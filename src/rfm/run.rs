@@ -112,7 +112,8 @@ pub struct RfmRun {
     pub(crate) recency_days: Vec<i64>,
     pub(crate) frequency: Vec<i64>,
     pub(crate) monetary_minor: Vec<i64>,
-    pub(crate) scores: Vec<[u8; 3]>,
+    /// R, F and M score columns.
+    pub(crate) scores: [Vec<u8>; 3],
     pub(crate) cuts: RfmCuts,
 }
 
@@ -154,7 +155,8 @@ impl RfmRun {
 
     /// The score of the profile at position `i`.
     fn at(&self, i: usize) -> Option<RfmScore> {
-        let [r, f, m] = *self.scores.get(i)?;
+        let [r, f, m] = &self.scores;
+        let (r, f, m) = (*r.get(i)?, *f.get(i)?, *m.get(i)?);
         Some(RfmScore {
             profile: *self.profiles.get(i)?,
             recency_days: *self.recency_days.get(i)?,
@@ -181,8 +183,11 @@ impl RfmRun {
     /// How many profiles got each score of `dimension`: index 0 is score 1.
     pub fn histogram(&self, dimension: Dimension) -> Vec<usize> {
         let mut counts = vec![0; usize::from(self.bins)];
-        for s in &self.scores {
-            let score = s.get(dimension.index()).copied().unwrap_or(1);
+        let column = self
+            .scores
+            .get(dimension.index())
+            .map_or(&[][..], Vec::as_slice);
+        for &score in column {
             if let Some(c) = counts.get_mut(usize::from(score).saturating_sub(1)) {
                 *c += 1;
             }
@@ -190,10 +195,56 @@ impl RfmRun {
         counts
     }
 
+    /// An empty run of `model`, reusing `spare`'s buffers (cleared) to spare the allocator
+    /// and the page faults of fresh memory.
+    pub(crate) fn recycled(
+        spare: Option<RfmRun>,
+        model: &str,
+        reference: Timestamp,
+        currency: Currency,
+        bins: u8,
+    ) -> Self {
+        let mut run = spare.unwrap_or_else(|| RfmRun {
+            model: String::new(),
+            reference,
+            currency,
+            bins,
+            profiles: Vec::new(),
+            recency_days: Vec::new(),
+            frequency: Vec::new(),
+            monetary_minor: Vec::new(),
+            scores: Default::default(),
+            cuts: RfmCuts::default(),
+        });
+        model.clone_into(&mut run.model);
+        run.reference = reference;
+        run.currency = currency;
+        run.bins = bins;
+        run.profiles.clear();
+        run.recency_days.clear();
+        run.frequency.clear();
+        run.monetary_minor.clear();
+        for s in &mut run.scores {
+            s.clear();
+        }
+        run
+    }
+
+    /// Room for `n` profiles in every column.
+    pub(crate) fn reserve(&mut self, n: usize) {
+        self.profiles.reserve(n);
+        self.recency_days.reserve(n);
+        self.frequency.reserve(n);
+        self.monetary_minor.reserve(n);
+        for s in &mut self.scores {
+            s.reserve(n);
+        }
+    }
+
     /// Estimated heap bytes.
     pub(crate) fn heap_bytes(&self) -> usize {
         self.profiles.capacity() * 4
-            + self.scores.capacity() * 3
+            + self.scores.iter().map(Vec::capacity).sum::<usize>()
             + 8 * (self.recency_days.capacity()
                 + self.frequency.capacity()
                 + self.monetary_minor.capacity())

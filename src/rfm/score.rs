@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 use serde::Serialize;
 
 use crate::rfm::model::{FixedBreaks, Scoring};
-use crate::rfm::quantile::{Quantile, cut_ranks, order_statistics, quantiles};
+use crate::rfm::quantile::{Buckets, Quantile, cut_ranks, order_statistics, quantiles};
 use crate::rfm::segments::Dimension;
 
 /// The cut points of one run per dimension, so an analyst can see why a profile got its
@@ -33,58 +33,72 @@ impl RfmCuts {
     }
 }
 
-/// The values of one run, column by column, in ascending profile order.
-pub(crate) struct Columns<'a> {
-    pub(crate) recency_days: &'a [i64],
-    pub(crate) frequency: &'a [i64],
-    pub(crate) monetary_minor: &'a [i64],
-}
-
-/// Scores every profile of a run: `[r, f, m]` per profile, and the cut points.
+/// Scores every profile of a run into `out` (R, F, M columns, reusing their buffers) from
+/// the value columns (R, F, M, in ascending profile order), and returns the cut points.
 /// `money_unit` is one major unit in minor units (the `rpkg` offset for monetary).
 pub(crate) fn score(
-    columns: &Columns<'_>,
+    values: [&[i64]; 3],
     bins: u8,
     scoring: &Scoring,
     money_unit: i64,
-) -> (Vec<[u8; 3]>, RfmCuts) {
-    let n = columns.recency_days.len();
-    let dims: [(&[i64], bool, i64); 3] = [
-        (columns.recency_days, false, 1),
-        (columns.frequency, true, 1),
-        (columns.monetary_minor, true, money_unit),
-    ];
-    let mut scores = vec![[1u8; 3]; n];
+    out: &mut [Vec<u8>; 3],
+) -> RfmCuts {
     let mut cuts: [Vec<Quantile>; 3] = Default::default();
-    for (d, (values, higher_is_better, unit)) in dims.into_iter().enumerate() {
+    let units = [1, 1, money_unit];
+    for (d, ((values, column), cut_slot)) in values
+        .into_iter()
+        .zip(out.iter_mut())
+        .zip(&mut cuts)
+        .enumerate()
+    {
+        let n = values.len();
+        let higher_is_better = d != 0;
+        let unit = units.get(d).copied().unwrap_or(1);
+        column.clear();
+        let Some(buckets) = Buckets::over(values) else {
+            if let Scoring::Fixed(breaks) = scoring {
+                *cut_slot = fixed_cuts(breaks, d);
+            }
+            continue;
+        };
         let cut = match scoring {
             Scoring::Fixed(breaks) => fixed_cuts(breaks, d),
             _ => {
                 let ranks = cut_ranks(n, bins);
-                let stats = order_statistics(values, &ranks);
+                let stats = order_statistics(values, &ranks, buckets);
                 quantiles(n, bins, &ranks, &stats)
             }
         };
-        let column = scores.iter_mut().filter_map(|s| s.get_mut(d));
         match scoring {
-            Scoring::Threshold => threshold(values, &cut, higher_is_better, column),
+            Scoring::Threshold => {
+                by_buckets(values, buckets, &threshold(&cut, higher_is_better), column);
+            }
             Scoring::Rank => rank(values, bins, higher_is_better, column),
-            Scoring::Rpkg => rpkg(values, &cut, bins, higher_is_better, unit, column),
-            Scoring::Fixed(_) => fixed(values, &cut, bins, higher_is_better, column),
+            Scoring::Rpkg => {
+                by_buckets(
+                    values,
+                    buckets,
+                    &rpkg(&cut, bins, higher_is_better, unit),
+                    column,
+                );
+            }
+            Scoring::Fixed(_) => {
+                by_buckets(
+                    values,
+                    buckets,
+                    &fixed(&cut, bins, higher_is_better),
+                    column,
+                );
+            }
         }
-        if let Some(slot) = cuts.get_mut(d) {
-            *slot = cut;
-        }
+        *cut_slot = cut;
     }
     let [recency_days, frequency, monetary_minor] = cuts;
-    (
-        scores,
-        RfmCuts {
-            recency_days,
-            frequency,
-            monetary_minor,
-        },
-    )
+    RfmCuts {
+        recency_days,
+        frequency,
+        monetary_minor,
+    }
 }
 
 fn fixed_cuts(breaks: &FixedBreaks, dimension: usize) -> Vec<Quantile> {
@@ -100,50 +114,62 @@ fn as_score(count: usize) -> u8 {
     u8::try_from(count).unwrap_or(u8::MAX)
 }
 
+/// Scores `values` with a score that never falls (or never rises) as the value grows:
+/// each bucket whose least and greatest values score the same scores all its values so,
+/// and only values in the few buckets that straddle a cut point are scored one by one.
+fn by_buckets(values: &[i64], buckets: Buckets, score: &dyn Fn(i64) -> u8, out: &mut Vec<u8>) {
+    const STRADDLES: u8 = 0;
+    let table: Vec<u8> = (0..buckets.len())
+        .map(|b| {
+            let (lo, hi) = buckets.range(b);
+            let s = score(lo);
+            if s == score(hi) { s } else { STRADDLES }
+        })
+        .collect();
+    out.extend(values.iter().map(|&x| match table.get(buckets.of(x)) {
+        Some(&s) if s != STRADDLES => s,
+        _ => score(x),
+    }));
+}
+
 /// `1 + #{k : x > Q_k}` (or `x < Q_k` where lower is better): ties share a bin.
-fn threshold<'a>(
-    values: &[i64],
-    cut: &[Quantile],
-    higher_is_better: bool,
-    out: impl Iterator<Item = &'a mut u8>,
-) {
-    let wanted = if higher_is_better {
-        Ordering::Greater
-    } else {
-        Ordering::Less
-    };
+fn threshold(cut: &[Quantile], higher_is_better: bool) -> impl Fn(i64) -> u8 {
     let bounds: Vec<i64> = cut
         .iter()
         .map(|q| q.threshold_bound(!higher_is_better))
         .collect();
-    for (x, s) in values.iter().zip(out) {
-        *s = as_score(1 + bounds.iter().filter(|&&b| x.cmp(&b) == wanted).count());
+    move |x| {
+        if higher_is_better {
+            1 + count(&bounds, |b| x > b)
+        } else {
+            1 + count(&bounds, |b| x < b)
+        }
     }
 }
 
+/// How many bounds pass `test`, as a score increment (there are at most 9).
+fn count(bounds: &[i64], test: impl Fn(i64) -> bool) -> u8 {
+    bounds.iter().map(|&b| u8::from(test(b))).sum()
+}
+
 /// Equal-count bins on ranks; ties broken by position (ascending profile id).
-fn rank<'a>(
-    values: &[i64],
-    bins: u8,
-    higher_is_better: bool,
-    out: impl Iterator<Item = &'a mut u8>,
-) {
+fn rank(values: &[i64], bins: u8, higher_is_better: bool, out: &mut Vec<u8>) {
     let n = values.len();
     let mut order: Vec<(i64, u32)> = values
         .iter()
         .enumerate()
         .map(|(i, &v)| {
+            // Negating i64::MIN would overflow; saturating keeps the order of all others.
             let key = if higher_is_better {
                 v
             } else {
                 v.saturating_neg()
             };
-            // Negating i64::MIN would overflow; saturating keeps the order of all others.
             (key, u32::try_from(i).unwrap_or(u32::MAX))
         })
         .collect();
     order.sort_unstable();
-    let mut by_position = vec![0u8; n];
+    out.resize(n, 1);
     let b = u64::from(bins);
     let span = (n as u64).saturating_sub(1);
     for (rank0, &(_, i)) in order.iter().enumerate() {
@@ -152,52 +178,37 @@ fn rank<'a>(
         } else {
             (b * rank0 as u64).div_ceil(span).max(1)
         };
-        if let Some(slot) = by_position.get_mut(i as usize) {
+        if let Some(slot) = out.get_mut(i as usize) {
             *slot = u8::try_from(score).unwrap_or(u8::MAX);
         }
-    }
-    for (s, &v) in out.zip(&by_position) {
-        *s = v;
     }
 }
 
 /// Left-closed bins at `Q_k + unit`: `1 + #{k : x ≥ Q_k + unit}`, or for recency
 /// `bins − #{k : d ≥ Q_k + 1}`.
-fn rpkg<'a>(
-    values: &[i64],
-    cut: &[Quantile],
-    bins: u8,
-    higher_is_better: bool,
-    unit: i64,
-    out: impl Iterator<Item = &'a mut u8>,
-) {
-    for (&x, s) in values.iter().zip(out) {
+fn rpkg(cut: &[Quantile], bins: u8, higher_is_better: bool, unit: i64) -> impl Fn(i64) -> u8 {
+    move |x| {
         let at_or_above = cut
             .iter()
             .filter(|q| q.cmp_shifted(x, unit) != Ordering::Less)
             .count();
-        *s = if higher_is_better {
+        if higher_is_better {
             as_score(1 + at_or_above)
         } else {
             bins.saturating_sub(as_score(at_or_above))
-        };
+        }
     }
 }
 
 /// Host breaks: `1 + #{k : x ≥ b_k}`, or for recency `bins − #{k : d > b_k}`.
-fn fixed<'a>(
-    values: &[i64],
-    cut: &[Quantile],
-    bins: u8,
-    higher_is_better: bool,
-    out: impl Iterator<Item = &'a mut u8>,
-) {
-    for (&x, s) in values.iter().zip(out) {
-        *s = if higher_is_better {
-            as_score(1 + cut.iter().filter(|q| x >= q.below).count())
+fn fixed(cut: &[Quantile], bins: u8, higher_is_better: bool) -> impl Fn(i64) -> u8 {
+    let bounds: Vec<i64> = cut.iter().map(|q| q.below).collect();
+    move |x| {
+        if higher_is_better {
+            1 + count(&bounds, |b| x >= b)
         } else {
-            bins.saturating_sub(as_score(cut.iter().filter(|q| x > q.below).count()))
-        };
+            bins.saturating_sub(count(&bounds, |b| x > b))
+        }
     }
 }
 
@@ -206,12 +217,14 @@ mod tests {
     use super::*;
 
     fn run(r: &[i64], f: &[i64], m: &[i64], scoring: &Scoring) -> Vec<[u8; 3]> {
-        let columns = Columns {
-            recency_days: r,
-            frequency: f,
-            monetary_minor: m,
-        };
-        score(&columns, 5, scoring, 100).0
+        let mut out: [Vec<u8>; 3] = Default::default();
+        score([r, f, m], 5, scoring, 100, &mut out);
+        let [rs, fs, ms] = out;
+        rs.into_iter()
+            .zip(fs)
+            .zip(ms)
+            .map(|((r, f), m)| [r, f, m])
+            .collect()
     }
 
     #[test]

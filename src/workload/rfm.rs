@@ -191,7 +191,10 @@ mod tests {
         for p in generate(42, 10_000) {
             engine.ingest(&p.to_record()).unwrap();
         }
-        assert_eq!(RfmChecks::score(&mut engine).unwrap(), RfmChecks::expected_10k());
+        assert_eq!(
+            RfmChecks::score(&mut engine).unwrap(),
+            RfmChecks::expected_10k()
+        );
         // The golden rows of RFM.md.
         let golden = [
             (0, 120, 4, 102_568, [2, 5, 4], "Can't Lose"),

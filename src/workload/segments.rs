@@ -9,8 +9,8 @@
 //! ```
 
 use crate::money::{Currency, Money};
-use crate::rfm::{RfmModelDef, RfmSegmentDef};
 use crate::record::{EventInput, Record};
+use crate::rfm::{RfmModelDef, RfmSegmentDef};
 use crate::schema::{
     Computation, ComputedDef, EventFilter, EventKindDef, Field, IdentifierKindDef, Normalizer,
     PropertyDef, PropertyType, Schema, TraitDef, TraitType,
