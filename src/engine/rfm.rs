@@ -95,12 +95,10 @@ impl Engine {
         let spare = self.rfm.previous.get_mut(index).and_then(Option::take);
         let mut run = RfmRun::recycled(spare, &def.name, reference, def.currency, def.bins);
         run.reserve(tallies.all().len());
+        let recompute = tallies.any_after(reference);
         for (i, tally) in tallies.all().iter().enumerate() {
-            if tally.latest == i64::MIN {
-                continue;
-            }
             let p = ProfileId(u32::try_from(i).unwrap_or(u32::MAX));
-            let t = if tally.latest > reference.0 {
+            let t = if recompute && tallies.has_after(p, reference) {
                 match self.profiles.get(p) {
                     Some(profile) => Tally::from_history(rule, &profile.events, reference),
                     None => continue,

@@ -17,9 +17,6 @@ pub(crate) struct Tally {
     pub(crate) frequency: u64,
     /// Sum of amounts, refunds subtracted, in minor units.
     pub(crate) monetary: i64,
-    /// Time of the latest event that feeds the model (ms; `i64::MIN` when none): a run whose
-    /// reference time is earlier must recompute this profile from its history.
-    pub(crate) latest: i64,
 }
 
 impl Tally {
@@ -28,7 +25,6 @@ impl Tally {
         last_activity: i64::MIN,
         frequency: 0,
         monetary: 0,
-        latest: i64::MIN,
     };
 
     /// Adds one event (amounts were bounded at ingest, so sums cannot overflow).
@@ -37,7 +33,6 @@ impl Tally {
         if !role.matters() {
             return;
         }
-        self.latest = self.latest.max(at.0);
         if role.weight > 0 {
             self.frequency = self.frequency.saturating_add(u64::from(role.weight));
             self.last_activity = self.last_activity.max(at.0);
@@ -54,7 +49,6 @@ impl Tally {
         self.last_activity = self.last_activity.max(other.last_activity);
         self.frequency = self.frequency.saturating_add(other.frequency);
         self.monetary = self.monetary.saturating_add(other.monetary);
-        self.latest = self.latest.max(other.latest);
     }
 
     /// Recomputed from a profile's history, counting events at or before `up_to` only.
@@ -92,19 +86,30 @@ pub(crate) fn magnitude(
 }
 
 /// The tallies of one model, by profile id.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Tallies {
     tallies: Vec<Tally>,
+    /// Per profile: the time of its latest event that feeds the model (ms; `i64::MIN` when
+    /// none). A run whose reference time is earlier must recompute it from its history.
+    latest: Vec<i64>,
+    /// The greatest of `latest`: a run at or after it reads every tally as it is.
+    max_latest: i64,
     /// Per profile: the sum of absolute amounts read (the overflow bound).
     magnitudes: Vec<u64>,
 }
 
-impl Tallies {
-    /// The tally of `p` (empty when it has none).
-    pub(crate) fn get(&self, p: ProfileId) -> Tally {
-        self.tallies.get(p.index()).copied().unwrap_or(Tally::EMPTY)
+impl Default for Tallies {
+    fn default() -> Self {
+        Tallies {
+            tallies: Vec::new(),
+            latest: Vec::new(),
+            max_latest: i64::MIN,
+            magnitudes: Vec::new(),
+        }
     }
+}
 
+impl Tallies {
     /// The overflow bound of `p`.
     pub(crate) fn magnitude(&self, p: ProfileId) -> u64 {
         self.magnitudes.get(p.index()).copied().unwrap_or(0)
@@ -115,13 +120,28 @@ impl Tallies {
         &self.tallies
     }
 
-    fn slot(&mut self, p: ProfileId) -> Option<(&mut Tally, &mut u64)> {
+    /// Whether some profile has an event after `t` that feeds the model.
+    pub(crate) fn any_after(&self, t: Timestamp) -> bool {
+        self.max_latest > t.0
+    }
+
+    /// Whether `p` has an event after `t` that feeds the model.
+    pub(crate) fn has_after(&self, p: ProfileId, t: Timestamp) -> bool {
+        self.latest.get(p.index()).is_some_and(|&l| l > t.0)
+    }
+
+    fn slot(&mut self, p: ProfileId) -> Option<Slot<'_>> {
         let i = p.index();
         if i >= self.tallies.len() {
             self.tallies.resize(i + 1, Tally::EMPTY);
+            self.latest.resize(i + 1, i64::MIN);
             self.magnitudes.resize(i + 1, 0);
         }
-        Some((self.tallies.get_mut(i)?, self.magnitudes.get_mut(i)?))
+        Some(Slot {
+            tally: self.tallies.get_mut(i)?,
+            latest: self.latest.get_mut(i)?,
+            bound: self.magnitudes.get_mut(i)?,
+        })
     }
 
     /// Adds events to `p`'s tally.
@@ -138,38 +158,53 @@ impl Tallies {
         if events.peek().is_none() {
             return;
         }
-        let Some((tally, bound)) = self.slot(p) else {
+        let mut max_latest = self.max_latest;
+        let Some(slot) = self.slot(p) else {
             return;
         };
         for (at, e) in events {
-            tally.add(rule, at, e);
-            *bound = bound.saturating_add(magnitude(rule, e.kind(), |pos| match e.prop(pos) {
-                Some(PropValue::Money(m)) => Some(m.minor),
-                _ => None,
-            }));
+            slot.tally.add(rule, at, e);
+            *slot.latest = (*slot.latest).max(at.0);
+            max_latest = max_latest.max(at.0);
+            *slot.bound =
+                slot.bound
+                    .saturating_add(magnitude(rule, e.kind(), |pos| match e.prop(pos) {
+                        Some(PropValue::Money(m)) => Some(m.minor),
+                        _ => None,
+                    }));
         }
+        self.max_latest = max_latest;
     }
 
     /// Moves `retired`'s tally into `survivor`'s.
     pub(crate) fn merge(&mut self, survivor: ProfileId, retired: ProfileId) {
-        let taken = self.get(retired);
-        let bound = self.magnitude(retired);
-        if taken == Tally::EMPTY {
+        let Some(taken) = self.slot(retired).map(|s| {
+            let taken = (*s.tally, *s.latest, *s.bound);
+            (*s.tally, *s.latest, *s.bound) = (Tally::EMPTY, i64::MIN, 0);
+            taken
+        }) else {
+            return;
+        };
+        if taken.1 == i64::MIN {
             return;
         }
-        if let Some((t, b)) = self.slot(retired) {
-            *t = Tally::EMPTY;
-            *b = 0;
-        }
-        if let Some((t, b)) = self.slot(survivor) {
-            t.absorb(taken);
-            *b = b.saturating_add(bound);
+        if let Some(s) = self.slot(survivor) {
+            s.tally.absorb(taken.0);
+            *s.latest = (*s.latest).max(taken.1);
+            *s.bound = s.bound.saturating_add(taken.2);
         }
     }
 
     /// Estimated heap bytes.
     pub(crate) fn heap_bytes(&self) -> usize {
         self.tallies.capacity() * std::mem::size_of::<Tally>()
-            + self.magnitudes.capacity() * std::mem::size_of::<u64>()
+            + (self.latest.capacity() + self.magnitudes.capacity()) * 8
     }
+}
+
+/// One profile's entries in the columns of [`Tallies`].
+struct Slot<'a> {
+    tally: &'a mut Tally,
+    latest: &'a mut i64,
+    bound: &'a mut u64,
 }
