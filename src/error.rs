@@ -548,6 +548,34 @@ pub enum LookupError {
     },
 }
 
+/// A line of a transactions CSV that cannot be read.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[error("line {line}: {problem}")]
+pub struct CsvError {
+    /// The line, counted from 1.
+    pub line: usize,
+    /// What is wrong with it.
+    pub problem: CsvProblem,
+}
+
+/// What is wrong with a line of a transactions CSV.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum CsvProblem {
+    /// Not three comma-separated fields.
+    #[error("{0} fields, expected 3 (customer_id,timestamp,amount)")]
+    Fields(usize),
+    /// An empty customer id.
+    #[error("empty customer_id")]
+    EmptyCustomer,
+    /// Neither `YYYY-MM-DD` nor RFC 3339.
+    #[error("bad timestamp {0:?}: expected YYYY-MM-DD or RFC 3339")]
+    BadDate(String),
+    /// A bad amount.
+    #[error("bad amount: {0}")]
+    BadAmount(MoneyError),
+}
+
 /// Any error of this crate.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 #[non_exhaustive]
@@ -567,4 +595,7 @@ pub enum Error {
     /// See [`LookupError`].
     #[error(transparent)]
     Lookup(#[from] LookupError),
+    /// See [`CsvError`].
+    #[error(transparent)]
+    Csv(#[from] CsvError),
 }

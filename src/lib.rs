@@ -69,8 +69,8 @@ pub use engine::{
     RecordView,
 };
 pub use error::{
-    ComputedProblem, DropReason, Error, IngestError, LookupError, MoneyError, RfmProblem,
-    SchemaError, TimeError,
+    ComputedProblem, CsvError, CsvProblem, DropReason, Error, IngestError, LookupError, MoneyError,
+    RfmProblem, SchemaError, TimeError,
 };
 pub use event::{ComputedValue, EventView, Habit, PartOfDay};
 pub use ids::{ComputedId, EventKindId, KindId, ProfileId, RecordId, SourceId, TraitId};

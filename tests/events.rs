@@ -131,7 +131,14 @@ fn events_round_trip_through_json() {
     let json = serde_json::to_string(&r).unwrap();
     let back: audience::Record = serde_json::from_str(&json).unwrap();
     assert_eq!(back, r);
-    let mut engine = Engine::new(audience::Schema::retail_default());
+    let eur = audience::Currency::new("EUR").unwrap();
+    let mut engine = Engine::new(audience::Schema::retail_default_in(eur));
     engine.ingest(&back).unwrap();
     engine.internal_validate().unwrap();
+    // The USD default refuses euro orders rather than mix currencies in RFM.
+    let mut usd = Engine::new(audience::Schema::retail_default());
+    assert!(matches!(
+        usd.ingest(&back),
+        Err(IngestError::RfmCurrencyMismatch { .. })
+    ));
 }

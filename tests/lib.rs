@@ -14,5 +14,7 @@ mod computed_model;
 mod events;
 mod identity;
 mod props;
+mod rfm;
+mod rfm_model;
 mod traits;
 mod workload;

@@ -24,6 +24,7 @@ impl Engine {
         self.check_identifiers()?;
         self.check_records()?;
         self.check_traits()?;
+        self.check_rfm()?;
         let scheduled = self
             .profiles
             .iter_live()

@@ -64,6 +64,51 @@ impl RfmState {
     }
 }
 
+impl Engine {
+    /// Every RFM tally equals its recomputation from the profile's events (live profiles),
+    /// or is empty (retired ones).
+    pub(crate) fn check_rfm(&self) -> Result<(), String> {
+        for (index, (rule, tallies)) in self
+            .schema
+            .rfm_rules()
+            .iter()
+            .zip(&self.rfm.tallies)
+            .enumerate()
+        {
+            for i in 0..self.profiles.slot_count() {
+                let p = ProfileId(u32::try_from(i).map_err(|e| e.to_string())?);
+                let (want, want_latest) = match self.profiles.get(p) {
+                    Some(profile) => (
+                        Tally::from_history(rule, &profile.events, Timestamp::MAX),
+                        profile
+                            .events
+                            .iter()
+                            .filter(|e| rule.role(e.kind()).matters())
+                            .map(|e| e.at().0)
+                            .max()
+                            .unwrap_or(i64::MIN),
+                    ),
+                    None => (Tally::EMPTY, i64::MIN),
+                };
+                let got = tallies.all().get(i).copied().unwrap_or(Tally::EMPTY);
+                if got != want {
+                    return Err(format!(
+                        "RFM model {index}: {p} tally {got:?}, recomputed {want:?}"
+                    ));
+                }
+                let latest = tallies.latest(p);
+                let below_max = latest == i64::MIN || tallies.any_after(Timestamp(latest - 1));
+                if latest != want_latest || !below_max {
+                    return Err(format!(
+                        "RFM model {index}: {p} latest event {latest}, recomputed {want_latest}"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A segment with the model of each condition resolved to a position.
 struct Resolved<'a> {
     conditions: Vec<(usize, &'a RfmCondition)>,

@@ -34,6 +34,7 @@ pub(crate) mod run;
 pub(crate) mod score;
 pub(crate) mod segments;
 pub(crate) mod tally;
+pub mod transactions;
 
 pub use model::{ActivityDef, AmountDef, FixedBreaks, MAX_WEIGHT, RfmModelDef, Scoring};
 pub use quantile::Quantile;

@@ -125,6 +125,11 @@ impl Tallies {
         self.max_latest > t.0
     }
 
+    /// The time of `p`'s latest event that feeds the model (ms; `i64::MIN` when none).
+    pub(crate) fn latest(&self, p: ProfileId) -> i64 {
+        self.latest.get(p.index()).copied().unwrap_or(i64::MIN)
+    }
+
     /// Whether `p` has an event after `t` that feeds the model.
     pub(crate) fn has_after(&self, p: ProfileId, t: Timestamp) -> bool {
         self.latest.get(p.index()).is_some_and(|&l| l > t.0)

@@ -102,14 +102,23 @@ impl Schema {
     ///   `loyalty_points` (integer, sum), `interests` (text set, union), `vip` (boolean, max).
     /// - Event kinds: [`EVENT_VOCABULARY`], with typed properties (amounts are
     ///   non-negative money).
-    /// - RFM models (USD): `classic` (purchases, refunds netted) and `engagement` (opens
-    ///   weight 1, clicks weight 2; monetary from purchases), 5 bins, threshold scoring; the
+    /// - RFM models (USD): `classic` (purchases) and `engagement` (opens weight 1, clicks
+    ///   weight 2), monetary from purchases with refunds netted; 5 bins, threshold scoring; the
     ///   ten standard segments and Fading Stars on `classic`, Hyperactives and Zombies on
     ///   `engagement` (see [`crate::rfm::RfmSegmentDef`]).
     /// - Purposes: `marketing`, `personalization` (opt-in), `analytics`, `sale_or_share`
     ///   (opt-out). Channels: `email` (email), `sms` (phone), `push`, `ads`, `web`.
-    #[allow(clippy::expect_used)] // Fixed definitions, checked by a unit test.
+    ///
+    /// See [`Schema::retail_default_in`] for a shop in another currency.
+    #[allow(clippy::expect_used)] // USD is a fixed ISO 4217 code.
     pub fn retail_default() -> Schema {
+        Self::retail_default_in(Currency::new("USD").expect("USD is an ISO 4217 code"))
+    }
+
+    /// [`Schema::retail_default`] with its RFM models in `currency`: orders and refunds in
+    /// any other currency are refused with [`crate::IngestError::RfmCurrencyMismatch`].
+    #[allow(clippy::expect_used)] // Fixed definitions, checked by a unit test.
+    pub fn retail_default_in(currency: Currency) -> Schema {
         let phone = if cfg!(feature = "phone") {
             Normalizer::Phone {
                 default_region: "US".into(),
@@ -172,10 +181,12 @@ impl Schema {
             .channel("push", Some("anonymous_id"))
             .channel("ads", Some("email"))
             .channel("web", None);
-        let usd = Currency::new("USD").expect("USD is an ISO 4217 code");
+        let usd = currency;
         events(b)
             .rfm_model(RfmModelDef::classic("classic", usd).refunds("order_refunded", "amount"))
-            .rfm_model(RfmModelDef::engagement("engagement", usd))
+            .rfm_model(
+                RfmModelDef::engagement("engagement", usd).refunds("order_refunded", "amount"),
+            )
             .rfm_segments(RfmSegmentDef::standard("classic"))
             .rfm_segments([
                 RfmSegmentDef::fading_stars("classic"),
