@@ -8,7 +8,7 @@
 //! six computed traits, ingests two years of the shop's records from web, app, crm and pos
 //! while the clock follows them, and prints what the engine holds: profiles, merges,
 //! dropped identifiers by reason, events, the ingest rate, computed traits over everyone,
-//! and one profile.
+//! the sizes of the RFM segments (classic and engagement), and one profile.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -60,11 +60,12 @@ fn computed(eur: Currency) -> Vec<ComputedDef> {
 }
 
 fn run() -> Result<(), Error> {
-    let mut def = Schema::retail_default().def().clone();
+    let eur = Currency::new("EUR")?;
+    let mut def = Schema::retail_default_in(eur).def().clone();
     if let Some(email) = def.identifier_kinds.iter_mut().find(|k| k.name == "email") {
         email.blocked.push(HOUSEHOLD_EMAIL.into());
     }
-    def.computed = computed(Currency::new("EUR")?);
+    def.computed = computed(eur);
     let schema = Schema::from_def(def)?;
     let records = generate(&ShopParams {
         people: 100_000,
@@ -108,6 +109,7 @@ fn run() -> Result<(), Error> {
         engine.heap_bytes() as f64 / engine.profile_count().max(1) as f64
     );
     report_computed(&engine)?;
+    report_rfm(&mut engine)?;
     if let Some(p) = engine.find("user_id", "cust-7")? {
         let view = engine.profile(p)?;
         println!("\nprofile of cust-7 ({}):", view.id);
@@ -174,6 +176,30 @@ fn report_computed(engine: &Engine) -> Result<(), Error> {
     println!("  mostly active at night       {night_owls:>7}");
     for (category, n) in &favourites {
         println!("  favourite category {category:<9} {n:>7}");
+    }
+    Ok(())
+}
+
+/// Scores both RFM models at the clock (classic also a quarter earlier, for trends such
+/// as Fading Stars) and prints the named segments' sizes.
+fn report_rfm(engine: &mut Engine) -> Result<(), Error> {
+    let Some(now) = engine.now() else {
+        return Ok(());
+    };
+    let start = Instant::now();
+    engine.score_rfm("classic", now.checked_add_days(-90)?)?;
+    let classic = engine.score_rfm("classic", now)?.len();
+    let engagement = engine.score_rfm("engagement", now)?.len();
+    let elapsed = start.elapsed();
+    println!(
+        "\nRFM at {now} ({classic} buyers, {engagement} email readers; scored in {:.1} ms):",
+        elapsed.as_secs_f64() * 1e3
+    );
+    println!("  {:<12} {:<20} {:>7}", "model", "segment", "people");
+    for model in ["classic", "engagement"] {
+        for (segment, n) in engine.rfm_segment_sizes(model)? {
+            println!("  {model:<12} {segment:<20} {n:>7}");
+        }
     }
     Ok(())
 }
