@@ -141,6 +141,7 @@ impl Engine {
         let mut run = RfmRun::recycled(spare, &def.name, reference, def.currency, def.bins);
         run.reserve(tallies.all().len());
         let recompute = tallies.any_after(reference);
+        let mut ranges = [(i64::MAX, i64::MIN); 3];
         for (i, tally) in tallies.all().iter().enumerate() {
             let p = ProfileId(u32::try_from(i).unwrap_or(u32::MAX));
             let t = if recompute && tallies.has_after(p, reference) {
@@ -154,18 +155,27 @@ impl Engine {
             if t.frequency == 0 {
                 continue;
             }
+            let values = [
+                (reference.0 - t.last_activity) / MILLIS_PER_DAY,
+                i64::try_from(t.frequency).unwrap_or(i64::MAX),
+                t.monetary,
+            ];
+            for ((lo, hi), v) in ranges.iter_mut().zip(values) {
+                (*lo, *hi) = ((*lo).min(v), (*hi).max(v));
+            }
+            let [r, f, m] = values;
             run.profiles.push(p);
-            run.recency_days
-                .push((reference.0 - t.last_activity) / MILLIS_PER_DAY);
-            run.frequency
-                .push(i64::try_from(t.frequency).unwrap_or(i64::MAX));
-            run.monetary_minor.push(t.monetary);
+            run.recency_days.push(r);
+            run.frequency.push(f);
+            run.monetary_minor.push(m);
         }
+        let range = |(lo, hi): (i64, i64)| (lo <= hi).then_some((lo, hi));
         let unit = 10i64.pow(u32::from(def.currency.exponent()));
+        let [r, f, m] = ranges;
         let values = [
-            run.recency_days.as_slice(),
-            run.frequency.as_slice(),
-            run.monetary_minor.as_slice(),
+            (run.recency_days.as_slice(), range(r)),
+            (run.frequency.as_slice(), range(f)),
+            (run.monetary_minor.as_slice(), range(m)),
         ];
         run.cuts = score(values, def.bins, &def.scoring, unit, &mut run.scores);
         let current = self.rfm.current.get_mut(index).ok_or_else(unknown)?;

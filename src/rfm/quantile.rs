@@ -140,14 +140,21 @@ pub(crate) struct Buckets {
 
 impl Buckets {
     /// Buckets spanning `values` (`None` when empty).
+    #[cfg(test)]
     pub(crate) fn over(values: &[i64]) -> Option<Self> {
         let first = *values.first()?;
         let (min, max) = values
             .iter()
             .fold((first, first), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        Some(Self::spanning(min, max))
+    }
+
+    /// Buckets spanning `min..=max`.
+    pub(crate) fn spanning(min: i64, max: i64) -> Self {
+        let (min, max) = (min.min(max), max.max(min));
         let span = max.abs_diff(min);
         let shift = (u64::BITS - span.leading_zeros()).saturating_sub(BUCKET_BITS);
-        Some(Buckets { min, max, shift })
+        Buckets { min, max, shift }
     }
 
     /// The number of buckets.

@@ -33,11 +33,15 @@ impl RfmCuts {
     }
 }
 
+/// The values of one dimension of a run, in ascending profile order, with their least and
+/// greatest (`None` when there are none).
+pub(crate) type Column<'a> = (&'a [i64], Option<(i64, i64)>);
+
 /// Scores every profile of a run into `out` (R, F, M columns, reusing their buffers) from
-/// the value columns (R, F, M, in ascending profile order), and returns the cut points.
-/// `money_unit` is one major unit in minor units (the `rpkg` offset for monetary).
+/// the value columns (R, F, M), and returns the cut points. `money_unit` is one major unit
+/// in minor units (the `rpkg` offset for monetary).
 pub(crate) fn score(
-    values: [&[i64]; 3],
+    values: [Column<'_>; 3],
     bins: u8,
     scoring: &Scoring,
     money_unit: i64,
@@ -45,7 +49,7 @@ pub(crate) fn score(
 ) -> RfmCuts {
     let mut cuts: [Vec<Quantile>; 3] = Default::default();
     let units = [1, 1, money_unit];
-    for (d, ((values, column), cut_slot)) in values
+    for (d, (((values, range), column), cut_slot)) in values
         .into_iter()
         .zip(out.iter_mut())
         .zip(&mut cuts)
@@ -55,7 +59,7 @@ pub(crate) fn score(
         let higher_is_better = d != 0;
         let unit = units.get(d).copied().unwrap_or(1);
         column.clear();
-        let Some(buckets) = Buckets::over(values) else {
+        let Some(buckets) = range.map(|(lo, hi)| Buckets::spanning(lo, hi)) else {
             if let Scoring::Fixed(breaks) = scoring {
                 *cut_slot = fixed_cuts(breaks, d);
             }
@@ -218,7 +222,9 @@ mod tests {
 
     fn run(r: &[i64], f: &[i64], m: &[i64], scoring: &Scoring) -> Vec<[u8; 3]> {
         let mut out: [Vec<u8>; 3] = Default::default();
-        score([r, f, m], 5, scoring, 100, &mut out);
+        let range = |v: &[i64]| Some((*v.iter().min()?, *v.iter().max()?));
+        let columns = [(r, range(r)), (f, range(f)), (m, range(m))];
+        score(columns, 5, scoring, 100, &mut out);
         let [rs, fs, ms] = out;
         rs.into_iter()
             .zip(fs)
