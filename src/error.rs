@@ -548,6 +548,128 @@ pub enum LookupError {
     },
 }
 
+/// A segment expression that cannot be compiled; `path` names the place in it, e.g.
+/// `and[1].not.trait(country)`.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[error("{path}: {problem}")]
+pub struct CompileError {
+    /// Where in the expression.
+    pub path: String,
+    /// What is wrong there.
+    pub problem: CompileProblem,
+}
+
+/// What is wrong with one place of a segment expression.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum CompileProblem {
+    /// A trait the schema does not declare.
+    #[error("unknown trait {0:?}")]
+    UnknownTrait(String),
+    /// A computed trait the schema does not declare.
+    #[error("unknown computed trait {0:?}")]
+    UnknownComputed(String),
+    /// An event kind the schema does not declare.
+    #[error("unknown event kind {0:?}")]
+    UnknownEventKind(String),
+    /// A property its event kind does not declare.
+    #[error("event kind {kind:?} has no property {property:?}")]
+    UnknownProperty {
+        /// The event kind.
+        kind: String,
+        /// The property.
+        property: String,
+    },
+    /// An identifier kind the schema does not declare.
+    #[error("unknown identifier kind {0:?}")]
+    UnknownIdentifierKind(String),
+    /// A named segment that is not defined.
+    #[error("unknown segment {0:?}")]
+    UnknownSegment(String),
+    /// An RFM model the schema does not declare.
+    #[error("unknown RFM model {0:?}")]
+    UnknownRfmModel(String),
+    /// A named RFM segment the schema does not declare for the model.
+    #[error("RFM model {model:?} has no segment {name:?}")]
+    UnknownRfmSegment {
+        /// The model.
+        model: String,
+        /// The segment.
+        name: String,
+    },
+    /// A value of the wrong type for what it is compared with.
+    #[error("expected a {expected} value, got {got}")]
+    TypeMismatch {
+        /// The type of what is tested.
+        expected: &'static str,
+        /// The type of the value given.
+        got: &'static str,
+    },
+    /// A test that values of this type do not support (e.g. `prefix` on an integer).
+    #[error("{test} does not apply to {ty} values")]
+    Unsupported {
+        /// The test.
+        test: &'static str,
+        /// The type of what is tested.
+        ty: &'static str,
+    },
+    /// An `in` with no values.
+    #[error("empty `in` list")]
+    EmptyIn,
+    /// A window that can hold no instant.
+    #[error("empty window")]
+    EmptyWindow,
+    /// A sample range outside 0..=100 or reversed.
+    #[error("sample range {from}..{to} must satisfy from <= to <= 100")]
+    SampleRange {
+        /// First bucket.
+        from: u8,
+        /// End bucket.
+        to: u8,
+    },
+    /// A score range outside 1..=10 or reversed.
+    #[error("score range {min}..={max} is empty or outside 1..=10")]
+    ScoreRange {
+        /// Least score.
+        min: u8,
+        /// Greatest score.
+        max: u8,
+    },
+    /// Nested deeper than the bound.
+    #[error("nested deeper than {max} levels")]
+    TooDeep {
+        /// The bound.
+        max: usize,
+    },
+    /// More nodes (conditions and `in` values) than the bound.
+    #[error("more than {max} nodes")]
+    TooLarge {
+        /// The bound.
+        max: usize,
+    },
+    /// A condition reserved for a later release (consent, suppression).
+    #[error("{0} conditions are not supported yet")]
+    NotYetSupported(&'static str),
+}
+
+/// A named segment that cannot be defined or read.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum SegmentError {
+    /// Its expression does not compile.
+    #[error(transparent)]
+    Compile(#[from] CompileError),
+    /// A segment of that name is already defined.
+    #[error("segment {0:?} is already defined")]
+    Duplicate(String),
+    /// No segment of that name is defined.
+    #[error("unknown segment {0:?}")]
+    Unknown(String),
+    /// The expression needs the clock, which is unset.
+    #[error(transparent)]
+    Time(#[from] TimeError),
+}
+
 /// A line of a transactions CSV that cannot be read.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 #[error("line {line}: {problem}")]
@@ -598,4 +720,10 @@ pub enum Error {
     /// See [`CsvError`].
     #[error(transparent)]
     Csv(#[from] CsvError),
+    /// See [`CompileError`].
+    #[error(transparent)]
+    Compile(#[from] CompileError),
+    /// See [`SegmentError`].
+    #[error(transparent)]
+    Segment(#[from] SegmentError),
 }

@@ -59,6 +59,7 @@ mod record;
 mod record_log;
 pub mod rfm;
 pub mod schema;
+pub mod segment;
 mod time;
 #[cfg(feature = "workload")]
 pub mod workload;
@@ -66,7 +67,7 @@ mod zone;
 
 pub use engine::{
     DroppedIdentifier, Engine, EngineConfig, IngestReport, LoggedIdentifierView, MergeEvent,
-    RecordView,
+    Overlap, RecordView,
 };
 pub use error::{
     ComputedProblem, CsvError, CsvProblem, DropReason, Error, IngestError, LookupError, MoneyError,

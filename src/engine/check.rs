@@ -25,6 +25,14 @@ impl Engine {
         self.check_records()?;
         self.check_traits()?;
         self.check_rfm()?;
+        let live: roaring::RoaringBitmap = self.profiles.iter_live().map(|(id, _)| id.0).collect();
+        if live != self.segments.live {
+            return Err(format!(
+                "{} live profiles, {} in the live bitmap",
+                live.len(),
+                self.segments.live.len()
+            ));
+        }
         let scheduled = self
             .profiles
             .iter_live()

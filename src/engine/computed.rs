@@ -31,6 +31,7 @@ impl Engine {
     pub fn advance_time(&mut self, to: Timestamp) -> Result<(), TimeError> {
         let old = self.clock.now();
         self.clock.advance(to)?;
+        self.segments.touch();
         if self.schema.computed_rules().is_empty() {
             return Ok(());
         }

@@ -335,6 +335,8 @@ impl Engine {
             Some(p) => (p, false),
             None => (self.profiles.create(), true),
         };
+        self.segments.touch();
+        self.segments.live.insert(survivor.0);
         let mut merged: Vec<(ProfileId, usize)> = link
             .reached
             .iter()
@@ -457,6 +459,7 @@ impl Engine {
         };
         self.unschedule(retired, taken.due);
         self.rfm.merge(survivor, retired);
+        self.segments.live.remove(retired.0);
         for &(_, id) in &taken.identifiers {
             self.graph.set_owner(id, Some(survivor));
         }

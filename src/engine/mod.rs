@@ -7,8 +7,10 @@ mod ingest;
 mod ingest_events;
 mod report;
 mod rfm;
+mod segments;
 
 pub use report::{DroppedIdentifier, IngestReport, LoggedIdentifierView, MergeEvent, RecordView};
+pub use segments::Overlap;
 
 use std::collections::BTreeSet;
 
@@ -117,20 +119,22 @@ pub(crate) struct MergeEntry {
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Engine {
-    schema: Schema,
+    pub(crate) schema: Schema,
     config: EngineConfig,
-    clock: Clock,
+    pub(crate) clock: Clock,
     log: RecordLog,
-    graph: IdentityGraph,
-    profiles: ProfileStore,
+    pub(crate) graph: IdentityGraph,
+    pub(crate) profiles: ProfileStore,
     merges: Vec<MergeEntry>,
     merges_drained: usize,
     dedup: Dedup,
-    texts: TextPool,
+    pub(crate) texts: TextPool,
     /// Profiles with events, under the next instant a computed trait of theirs can change.
     due: BTreeSet<(Timestamp, ProfileId)>,
     /// RFM tallies and runs, per model.
-    rfm: rfm::RfmState,
+    pub(crate) rfm: rfm::RfmState,
+    /// Named segments, and the live profiles.
+    pub(crate) segments: crate::segment::store::SegmentStore,
     scratch: Scratch,
 }
 
@@ -154,6 +158,7 @@ impl Engine {
             texts: TextPool::default(),
             due: BTreeSet::new(),
             rfm: rfm::RfmState::new(schema.rfm_rules().len()),
+            segments: crate::segment::store::SegmentStore::default(),
             scratch: Scratch::default(),
             schema,
         }
@@ -329,6 +334,7 @@ impl Engine {
             + self.dedup.heap_bytes()
             + self.texts.heap_bytes()
             + self.rfm.heap_bytes()
+            + self.segments.heap_bytes()
             + self.merges.capacity() * std::mem::size_of::<MergeEntry>()
     }
 

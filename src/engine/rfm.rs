@@ -110,7 +110,7 @@ impl Engine {
 }
 
 /// A segment with the model of each condition resolved to a position.
-struct Resolved<'a> {
+pub(crate) struct Resolved<'a> {
     conditions: Vec<(usize, &'a RfmCondition)>,
 }
 
@@ -134,6 +134,7 @@ impl Engine {
     pub fn score_rfm(&mut self, model: &str, reference: Timestamp) -> Result<&RfmRun, LookupError> {
         let index = self.rfm_model_index(model)?;
         let unknown = || LookupError::UnknownRfmModel(model.to_string());
+        self.segments.touch();
         let rule = self.schema.rfm_rules().get(index).ok_or_else(unknown)?;
         let def = self.schema.rfm_model(index).ok_or_else(unknown)?;
         let tallies = self.rfm.tallies.get(index).ok_or_else(unknown)?;
@@ -208,7 +209,7 @@ impl Engine {
         Ok(self.rfm.previous.get(index).and_then(Option::as_ref))
     }
 
-    fn run_score(&self, index: usize, previous: bool, p: ProfileId) -> Option<RfmScore> {
+    pub(crate) fn run_score(&self, index: usize, previous: bool, p: ProfileId) -> Option<RfmScore> {
         let runs = if previous {
             &self.rfm.previous
         } else {
@@ -251,7 +252,7 @@ impl Engine {
             .map(|(before, now)| RfmTrend::between(&before, &now)))
     }
 
-    fn resolve_segment<'a>(&self, segment: &'a RfmSegmentDef) -> Option<Resolved<'a>> {
+    pub(crate) fn resolve_segment<'a>(&self, segment: &'a RfmSegmentDef) -> Option<Resolved<'a>> {
         let own = self.schema.rfm_index(&segment.model)?;
         let conditions = segment
             .conditions
@@ -265,7 +266,7 @@ impl Engine {
     }
 
     /// Whether every condition of `segment` holds for `p` (scored in its own model).
-    fn holds(&self, segment: &Resolved<'_>, p: ProfileId) -> bool {
+    pub(crate) fn holds(&self, segment: &Resolved<'_>, p: ProfileId) -> bool {
         segment.conditions.iter().all(|&(m, c)| match c {
             RfmCondition::Score {
                 dimension,

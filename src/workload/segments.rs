@@ -8,13 +8,16 @@
 //! assert_eq!(p.events.len(), 27);
 //! ```
 
+use crate::error::SegmentError;
 use crate::money::{Currency, Money};
+use crate::record::Value;
 use crate::record::{EventInput, Record};
 use crate::rfm::{RfmModelDef, RfmSegmentDef};
 use crate::schema::{
     Computation, ComputedDef, EventFilter, EventKindDef, Field, IdentifierKindDef, Normalizer,
     PropertyDef, PropertyType, Schema, TraitDef, TraitType,
 };
+use crate::segment::{EventSpec, Expr, Sequence, Test, event, sample, segment, trait_};
 use crate::time::{Timestamp, Window};
 use crate::workload::splitmix::{SplitMix64, mix64, pick};
 use crate::{ComputedValue, Engine};
@@ -232,6 +235,91 @@ pub fn schema() -> Schema {
         .expect("the workload schema is valid")
 }
 
+/// The EU countries of WORKLOAD.md §5.
+pub const EU: [&str; 8] = ["DE", "FR", "ES", "IT", "NL", "SE", "PL", "IE"];
+
+/// WORKLOAD.md's queries Q1–Q10 as expressions, in order. Q8–Q10 name Q3, Q4, Q6 and Q7,
+/// so define them as named segments in this order (see [`define_queries`]).
+pub fn queries() -> Vec<(&'static str, Expr)> {
+    let usd = Currency::new("USD").ok();
+    let q7_sum = usd.map_or(Test::Gt(Value::Integer(50_000)), |c| {
+        Test::Gt(Value::Money(Money::new(50_000, c)))
+    });
+    vec![
+        ("Q1", trait_("country").eq("DE")),
+        (
+            "Q2",
+            trait_("age")
+                .between(25i64, 34i64)
+                .and(trait_("ltv_minor").ge(250_000i64)),
+        ),
+        (
+            "Q3",
+            trait_("country")
+                .is_in(["US", "CA"])
+                .and(trait_("plan").is_in(["pro", "enterprise"]))
+                .or(trait_("country")
+                    .eq("GB")
+                    .and(trait_("plan").eq("free").not())
+                    .and(trait_("signup_day").ge(1500i64))),
+        ),
+        (
+            "Q4",
+            trait_("country")
+                .is_in(EU)
+                .and(trait_("consent_email").eq(true))
+                .and(trait_("suppressed").eq(true).not()),
+        ),
+        (
+            "Q5",
+            Expr::Sequence(Sequence::NoneSince {
+                first: EventSpec {
+                    kind: "add_to_cart".into(),
+                    conditions: Vec::new(),
+                },
+                window: Window::LastDays(7),
+                then: EventSpec {
+                    kind: "order_completed".into(),
+                    conditions: Vec::new(),
+                },
+            }),
+        ),
+        (
+            "Q6",
+            event("order_completed")
+                .in_window(Window::LastDays(90))
+                .at_least(3),
+        ),
+        (
+            "Q7",
+            event("order_completed")
+                .in_window(Window::LastDays(365))
+                .sum("amount", q7_sum),
+        ),
+        ("Q8", segment("Q7").and(segment("Q4"))),
+        ("Q9", segment("Q4").and(sample(2024, 0, 10))),
+        ("Q10", segment("Q3").and(segment("Q6"))),
+    ]
+}
+
+/// Defines Q1–Q10 as named segments of `engine`.
+///
+/// # Errors
+/// [`SegmentError`] when the engine's schema is not [`schema`]'s.
+pub fn define_queries(engine: &mut Engine) -> Result<(), SegmentError> {
+    for (name, expr) in queries() {
+        engine.define_segment(name, expr)?;
+    }
+    Ok(())
+}
+
+/// The counts of Q1–Q10 at N = 10,000 and 1,000,000 (WORKLOAD.md §5).
+pub const QUERY_COUNTS_10K: [u64; 10] = [896, 651, 650, 2019, 1340, 298, 3257, 636, 207, 17];
+/// See [`QUERY_COUNTS_10K`].
+pub const QUERY_COUNTS_1M: [u64; 10] = [
+    90_173, 68_251, 65_734, 201_098, 141_652, 26_256, 324_633, 65_591, 19_930, 1_678,
+];
+
 /// Counts of WORKLOAD.md's event queries, read off the [`computed_traits`] of an engine
 /// that ingested the workload under [`schema`]: Q5 (a cart in the last 7 days and no order
 /// since), Q6 (at least 3 orders in 90 days) and Q7 (more than $500 in 365 days).
@@ -364,5 +452,31 @@ mod tests {
         }
         assert_eq!(event_query_counts(&walked), (1340, 298, 3257));
         walked.internal_validate().unwrap();
+    }
+
+    #[test]
+    fn ten_queries_at_ten_thousand_profiles() {
+        let mut engine = Engine::new(schema());
+        engine.advance_time(day_time(NOW_DAY)).unwrap();
+        for p in generate(42, 10_000) {
+            engine.ingest(&p.to_record()).unwrap();
+        }
+        define_queries(&mut engine).unwrap();
+        let counts: Vec<u64> = (1..=10)
+            .map(|i| engine.segment_count(&format!("Q{i}")).unwrap())
+            .collect();
+        assert_eq!(counts, QUERY_COUNTS_10K);
+        // The row evaluator agrees on every profile, for every query.
+        for (name, expr) in queries() {
+            let plan = engine.compile(&expr).unwrap();
+            let members = engine.members(&plan).unwrap();
+            for p in engine.profile_ids() {
+                assert_eq!(
+                    engine.matches(&plan, p).unwrap(),
+                    members.contains(p.0),
+                    "{name} {p}"
+                );
+            }
+        }
     }
 }

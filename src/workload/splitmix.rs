@@ -3,12 +3,7 @@
 /// The SplitMix64 increment.
 pub const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
 
-/// The SplitMix64 finalizer.
-pub const fn mix64(z: u64) -> u64 {
-    let z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    let z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
+pub use crate::segment::mix64;
 
 /// A SplitMix64 generator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

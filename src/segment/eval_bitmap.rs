@@ -1,0 +1,77 @@
+//! The bitmap evaluator: a plan's members as a bitmap of live profile ids. An `and`
+//! evaluates its children cheapest first, each within the members found so far, so a
+//! condition without an index is only checked on the few profiles still in the running;
+//! `not` is a complement within the candidates; named segments come from the cache.
+
+use roaring::{MultiOps, RoaringBitmap};
+
+use crate::engine::Engine;
+use crate::ids::ProfileId;
+use crate::segment::compile::Node;
+use crate::time::Timestamp;
+
+impl Engine {
+    /// The live profiles satisfying `node`, within `candidates` (default: every live one).
+    pub(crate) fn eval_bitmap(
+        &self,
+        node: &Node,
+        candidates: Option<&RoaringBitmap>,
+        now: Timestamp,
+    ) -> RoaringBitmap {
+        let within = || candidates.unwrap_or(&self.segments.live);
+        match node {
+            Node::All => within().clone(),
+            Node::None => RoaringBitmap::new(),
+            Node::And(children) => {
+                let mut acc: Option<RoaringBitmap> = None;
+                for child in children {
+                    let next = self.eval_bitmap(child, acc.as_ref().or(candidates), now);
+                    let empty = next.is_empty();
+                    acc = Some(next);
+                    if empty {
+                        break;
+                    }
+                }
+                acc.unwrap_or_else(|| within().clone())
+            }
+            Node::Or(children) => children
+                .iter()
+                .map(|c| self.eval_bitmap(c, candidates, now))
+                .union(),
+            Node::Not(child) => within() - self.eval_bitmap(child, candidates, now),
+            Node::Segment(i) => {
+                let members = self.segment_bitmap(*i, now);
+                match candidates {
+                    Some(c) => members & c,
+                    None => members,
+                }
+            }
+            leaf => self.scan(leaf, within(), now),
+        }
+    }
+
+    /// The members of named segment `i`, from the cache when current.
+    pub(crate) fn segment_bitmap(&self, i: usize, now: Timestamp) -> RoaringBitmap {
+        if let Some(members) = self.segments.cached(i) {
+            return members;
+        }
+        let Some(plan) = self.segments.plan(i) else {
+            return RoaringBitmap::new();
+        };
+        let members = self.eval_bitmap(&plan.root, None, now);
+        self.segments.remember(i, &members);
+        members
+    }
+
+    /// A leaf checked profile by profile over `candidates`.
+    fn scan(&self, leaf: &Node, candidates: &RoaringBitmap, now: Timestamp) -> RoaringBitmap {
+        let ids = candidates.iter().filter(|&id| {
+            let p = ProfileId(id);
+            self.profiles
+                .get(p)
+                .is_some_and(|profile| self.row_matches(leaf, p, profile, now))
+        });
+        // Ascending ids: the bitmap is built by appending.
+        RoaringBitmap::from_sorted_iter(ids).unwrap_or_default()
+    }
+}
