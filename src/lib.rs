@@ -70,8 +70,8 @@ pub use engine::{
     Overlap, RecordView,
 };
 pub use error::{
-    ComputedProblem, CsvError, CsvProblem, DropReason, Error, IngestError, LookupError, MoneyError,
-    RfmProblem, SchemaError, TimeError,
+    CompileError, CompileProblem, ComputedProblem, CsvError, CsvProblem, DropReason, Error,
+    IngestError, LookupError, MoneyError, RfmProblem, SchemaError, SegmentError, TimeError,
 };
 pub use event::{ComputedValue, EventView, Habit, PartOfDay};
 pub use ids::{ComputedId, EventKindId, KindId, ProfileId, RecordId, SourceId, TraitId};

@@ -16,5 +16,7 @@ mod identity;
 mod props;
 mod rfm;
 mod rfm_model;
+mod segments;
+mod segments_props;
 mod traits;
 mod workload;

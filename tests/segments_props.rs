@@ -1,0 +1,250 @@
+//! The segment invariants on random expressions over random engines: the bitmap evaluator
+//! equals the row evaluator on every profile, the set laws hold (complement against the
+//! live profiles), and sample buckets are disjoint, complete and stable.
+
+use audience::segment::{
+    EventSpec, Expr, RfmCond, Sequence, Test, computed, event, sample, segment, trait_,
+};
+use audience::{Currency, Engine, EventInput, Money, Record, Schema, Value, Window};
+use proptest::prelude::*;
+
+use crate::common::t;
+
+const DAY: i64 = 86_400;
+
+fn usd(cents: i64) -> Money {
+    Money::new(cents, Currency::new("USD").unwrap())
+}
+
+#[derive(Clone, Debug)]
+struct Person {
+    user: u8,
+    anon: Option<u8>,
+    country: Option<&'static str>,
+    age: Option<i64>,
+    interests: Vec<&'static str>,
+    events: Vec<(&'static str, i64, i64, &'static str)>,
+}
+
+fn person() -> impl Strategy<Value = Person> {
+    (
+        0u8..12,
+        prop::option::of(0u8..6),
+        prop::option::of(prop::sample::select(vec!["DE", "FR", "GB", "DK"])),
+        prop::option::of(18i64..80),
+        prop::collection::vec(prop::sample::select(vec!["jazz", "soul", "rock"]), 0..3),
+        prop::collection::vec(
+            (
+                prop::sample::select(vec!["order_completed", "add_to_cart", "email_open"]),
+                0i64..40,
+                0i64..50_000,
+                prop::sample::select(vec!["jazz", "rock"]),
+            ),
+            0..4,
+        ),
+    )
+        .prop_map(|(user, anon, country, age, interests, events)| Person {
+            user,
+            anon,
+            country,
+            age,
+            interests,
+            events,
+        })
+}
+
+fn engine_of(people: &[Person]) -> Engine {
+    let mut def = Schema::retail_default().def().clone();
+    def.computed.push(
+        audience::schema::ComputedDef::new(
+            "orders_10d",
+            audience::schema::EventFilter::kind("order_completed"),
+            audience::schema::Computation::Count,
+        )
+        .window(Window::LastDays(10)),
+    );
+    let mut e = Engine::new(Schema::from_def(def).unwrap());
+    e.advance_time(t(35 * DAY)).unwrap();
+    for (i, p) in people.iter().enumerate() {
+        let mut b =
+            Record::builder(t(i as i64), "web").identifier("user_id", format!("u{}", p.user));
+        if let Some(a) = p.anon {
+            b = b.identifier("anonymous_id", format!("a{a}"));
+        }
+        if let Some(c) = p.country {
+            b = b.trait_value("country", c);
+        }
+        if let Some(age) = p.age {
+            b = b.trait_value("age", age);
+        }
+        if !p.interests.is_empty() {
+            let set: Vec<String> = p.interests.iter().map(|s| s.to_string()).collect();
+            b = b.trait_value("interests", Value::TextSet(set));
+        }
+        for &(kind, day, cents, category) in &p.events {
+            let mut ev = EventInput::new(kind, t(day * DAY));
+            if kind == "order_completed" {
+                ev = ev
+                    .property("amount", usd(cents))
+                    .property("category", category);
+            }
+            b = b.event(ev);
+        }
+        let _ = e.ingest(&b.build());
+    }
+    e.score_rfm("classic", t(35 * DAY)).unwrap();
+    e.define_segment("danes", trait_("country").eq("DK"))
+        .unwrap();
+    e
+}
+
+fn spec(kind: &str) -> EventSpec {
+    EventSpec {
+        kind: kind.to_string(),
+        conditions: vec![],
+    }
+}
+
+fn leaf() -> impl Strategy<Value = Expr> {
+    let kinds = prop::sample::select(vec!["order_completed", "add_to_cart", "email_open"]);
+    let window = prop_oneof![
+        Just(Window::Ever),
+        (1u32..30).prop_map(Window::LastDays),
+        (0i64..30, 1i64..20).prop_map(|(from, len)| Window::Between {
+            from: t(from * DAY),
+            to: t((from + len) * DAY),
+        }),
+    ];
+    prop_oneof![
+        Just(Expr::All),
+        Just(Expr::None),
+        prop::sample::select(vec!["DE", "FR", "GB", "DK"]).prop_map(|c| trait_("country").eq(c)),
+        Just(trait_("country").is_in(["DE", "FR"])),
+        Just(trait_("country").missing()),
+        (18i64..80).prop_map(|a| trait_("age").ge(a)),
+        (18i64..80, 0i64..20).prop_map(|(a, w)| trait_("age").between(a, a + w)),
+        prop::sample::select(vec!["jazz", "soul", "rock"])
+            .prop_map(|i| trait_("interests").contains(i)),
+        (0i64..4).prop_map(|k| computed("orders_10d").ge(k)),
+        (kinds.clone(), window.clone(), 0u64..3)
+            .prop_map(|(k, w, n)| event(k).in_window(w).at_least(n)),
+        (window.clone(), 0u64..2)
+            .prop_map(|(w, n)| event("order_completed").in_window(w).at_most(n)),
+        (window.clone(), 0i64..60_000).prop_map(|(w, x)| event("order_completed")
+            .in_window(w)
+            .sum("amount", Test::Ge(Value::Money(usd(x))))),
+        Just(
+            event("order_completed")
+                .with("category", vec!["jazz".into()])
+                .happened()
+        ),
+        (kinds.clone(), window.clone(), kinds.clone()).prop_map(|(a, w, b)| Expr::Sequence(
+            Sequence::NoneSince {
+                first: spec(a),
+                window: w,
+                then: spec(b)
+            }
+        )),
+        (kinds.clone(), window, kinds, 0u32..5).prop_map(|(a, w, b, d)| Expr::Sequence(
+            Sequence::Then {
+                first: spec(a),
+                window: w,
+                then: spec(b),
+                within_days: d
+            }
+        )),
+        (1u8..=5, 0u8..3).prop_map(|(lo, w)| Expr::Rfm(RfmCond::Score {
+            model: "classic".into(),
+            dimension: audience::rfm::Dimension::Frequency,
+            min: lo,
+            max: (lo + w).min(5),
+        })),
+        Just(Expr::Rfm(RfmCond::Segment {
+            model: "classic".into(),
+            name: "Champions".into()
+        })),
+        (any::<u64>(), 0u8..=100, 0u8..=100).prop_map(|(s, a, b)| sample(s, a.min(b), a.max(b))),
+        Just(segment("danes")),
+    ]
+}
+
+fn expr() -> impl Strategy<Value = Expr> {
+    leaf().prop_recursive(4, 24, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Expr::And),
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Expr::Or),
+            inner.prop_map(|e| e.not()),
+        ]
+    })
+}
+
+fn members(e: &Engine, x: &Expr) -> audience::segment::RoaringBitmap {
+    e.members(&e.compile(x).unwrap()).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64)
+    ))]
+
+    #[test]
+    fn bitmap_evaluator_equals_row_evaluator(
+        people in prop::collection::vec(person(), 1..25),
+        x in expr(),
+    ) {
+        let e = engine_of(&people);
+        let plan = e.compile(&x).unwrap();
+        let bitmap = e.members(&plan).unwrap();
+        for p in e.profile_ids() {
+            prop_assert_eq!(e.matches(&plan, p).unwrap(), bitmap.contains(p.0), "{:?} at {}", x, p);
+        }
+        let live: audience::segment::RoaringBitmap = e.profile_ids().map(|p| p.0).collect();
+        prop_assert!(bitmap.is_subset(&live));
+    }
+
+    #[test]
+    fn set_laws_hold(
+        people in prop::collection::vec(person(), 1..20),
+        a in expr(),
+        b in expr(),
+        c in expr(),
+    ) {
+        let e = engine_of(&people);
+        let live = members(&e, &Expr::All);
+        let (ma, mb, mc) = (members(&e, &a), members(&e, &b), members(&e, &c));
+        prop_assert_eq!(members(&e, &a.clone().not()), &live - &ma);
+        prop_assert!(members(&e, &a.clone().and(a.clone().not())).is_empty());
+        prop_assert_eq!(members(&e, &a.clone().or(a.clone().not())), live.clone());
+        prop_assert_eq!(members(&e, &Expr::And(vec![a.clone(), b.clone()])), &ma & &mb);
+        prop_assert_eq!(members(&e, &Expr::Or(vec![a.clone(), b.clone()])), &ma | &mb);
+        // De Morgan.
+        prop_assert_eq!(
+            members(&e, &Expr::And(vec![a.clone(), b.clone()]).not()),
+            members(&e, &Expr::Or(vec![a.clone().not(), b.clone().not()]))
+        );
+        // Distributivity.
+        prop_assert_eq!(
+            members(&e, &Expr::And(vec![a.clone(), Expr::Or(vec![b.clone(), c.clone()])])),
+            (&ma & &mb) | (&ma & &mc)
+        );
+    }
+
+    #[test]
+    fn sample_buckets_are_disjoint_complete_and_stable(
+        people in prop::collection::vec(person(), 1..20),
+        seed in any::<u64>(),
+        cut in 0u8..=100,
+        newcomer in 100u8..120,
+    ) {
+        let mut e = engine_of(&people);
+        let low = members(&e, &sample(seed, 0, cut));
+        let high = members(&e, &sample(seed, cut, 100));
+        prop_assert!(low.is_disjoint(&high));
+        prop_assert_eq!(&low | &high, members(&e, &Expr::All));
+        let before = e.profile_ids().map(|p| p.0 + 1).max().unwrap_or(0);
+        e.ingest(&Record::builder(t(0), "web").identifier("user_id", format!("u{newcomer}")).build()).unwrap();
+        let again = members(&e, &sample(seed, 0, cut));
+        let old: audience::segment::RoaringBitmap = (0..before).collect();
+        prop_assert_eq!(&again & &old, &low & &old);
+    }
+}
