@@ -53,6 +53,7 @@ mod event;
 mod hash;
 mod identity;
 mod ids;
+mod index;
 mod money;
 mod profile;
 mod record;

@@ -25,6 +25,7 @@ impl Engine {
         self.check_records()?;
         self.check_traits()?;
         self.check_rfm()?;
+        self.indexes.check(self.profiles.iter_live())?;
         let live: roaring::RoaringBitmap = self.profiles.iter_live().map(|(id, _)| id.0).collect();
         if live != self.segments.live {
             return Err(format!(

@@ -403,6 +403,7 @@ impl Engine {
             .iter()
             .any(|(t, _)| self.schema.is_time_zone_trait(*t));
         let mut events = self.store_events(&checked, rid);
+        let touched: SmallVec<[TraitId; 8]> = checked.traits.iter().map(|(t, _)| *t).collect();
         if let Some(profile) = self.profiles.get_mut(survivor) {
             profile.records.prepend(&mut self.log, rid);
             profile.events.insert(&mut events);
@@ -421,6 +422,14 @@ impl Engine {
         }
         if !events.is_empty() {
             self.rfm.add(self.schema.rfm_rules(), survivor, &events);
+        }
+        let profile = self.profiles.get(survivor);
+        if merged.is_empty() {
+            for trait_id in touched {
+                self.indexes.update(survivor, trait_id, profile);
+            }
+        } else {
+            self.indexes.update_all(survivor, profile);
         }
         if !self.schema.computed_rules().is_empty() {
             if !merged.is_empty() || zone_changed {
@@ -460,6 +469,7 @@ impl Engine {
         self.unschedule(retired, taken.due);
         self.rfm.merge(survivor, retired);
         self.segments.live.remove(retired.0);
+        self.indexes.update_all(retired, None);
         for &(_, id) in &taken.identifiers {
             self.graph.set_owner(id, Some(survivor));
         }

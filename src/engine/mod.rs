@@ -133,6 +133,8 @@ pub struct Engine {
     due: BTreeSet<(Timestamp, ProfileId)>,
     /// RFM tallies and runs, per model.
     pub(crate) rfm: rfm::RfmState,
+    /// Trait indexes.
+    pub(crate) indexes: crate::index::TraitIndexes,
     /// Named segments, and the live profiles.
     pub(crate) segments: crate::segment::store::SegmentStore,
     scratch: Scratch,
@@ -159,6 +161,7 @@ impl Engine {
             due: BTreeSet::new(),
             rfm: rfm::RfmState::new(schema.rfm_rules().len()),
             segments: crate::segment::store::SegmentStore::default(),
+            indexes: crate::index::TraitIndexes::new(&schema),
             scratch: Scratch::default(),
             schema,
         }
@@ -335,6 +338,7 @@ impl Engine {
             + self.texts.heap_bytes()
             + self.rfm.heap_bytes()
             + self.segments.heap_bytes()
+            + self.indexes.heap_bytes()
             + self.merges.capacity() * std::mem::size_of::<MergeEntry>()
     }
 

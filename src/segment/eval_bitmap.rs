@@ -39,6 +39,22 @@ impl Engine {
                 .map(|c| self.eval_bitmap(c, candidates, now))
                 .union(),
             Node::Not(child) => within() - self.eval_bitmap(child, candidates, now),
+            Node::Trait { id, test } => match self.indexes.get(*id) {
+                Some(index) => index.eval(test, within()),
+                None => self.scan(node, within(), now),
+            },
+            Node::Sample {
+                seed,
+                from,
+                to,
+                key: None,
+            } => {
+                let buckets = u64::from(*from)..u64::from(*to);
+                let ids = within().iter().filter(|&id| {
+                    buckets.contains(&crate::segment::sample::bucket_of(u64::from(id), *seed))
+                });
+                RoaringBitmap::from_sorted_iter(ids).unwrap_or_default()
+            }
             Node::Segment(i) => {
                 let members = self.segment_bitmap(*i, now);
                 match candidates {

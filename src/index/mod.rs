@@ -1,0 +1,176 @@
+//! Indexes over profiles, kept current on every ingest and merge: a bitmap per value of
+//! each categorical trait and a bit-sliced index per integer or timestamp trait. Traits
+//! of other types (money, text sets) are checked profile by profile.
+
+pub(crate) mod bsi;
+pub(crate) mod categorical;
+
+use roaring::RoaringBitmap;
+
+use crate::ids::{ProfileId, TraitId};
+use crate::profile::Profile;
+use crate::record::Value;
+use crate::schema::{Schema, TraitType};
+use crate::segment::compile::CTest;
+use crate::segment::eval_row::{Current, current};
+
+use bsi::Bsi;
+use categorical::Categorical;
+
+/// The index of one trait.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum TraitIndex {
+    Categorical(Categorical),
+    Numeric(Bsi),
+}
+
+/// An integer or timestamp value as the numeric index stores it.
+fn number(v: &Value) -> Option<i64> {
+    match v {
+        Value::Integer(n) => Some(*n),
+        Value::Timestamp(t) => Some(t.0),
+        _ => None,
+    }
+}
+
+impl TraitIndex {
+    /// Profiles within `within` whose value passes `test`.
+    pub(crate) fn eval(&self, test: &CTest, within: &RoaringBitmap) -> RoaringBitmap {
+        match self {
+            TraitIndex::Categorical(c) => c.eval(test, within),
+            TraitIndex::Numeric(b) => match test {
+                CTest::Eq(v) => number(v).map_or_else(RoaringBitmap::new, |n| b.equal(n, within)),
+                CTest::In(vs) => vs
+                    .iter()
+                    .filter_map(number)
+                    .map(|n| b.equal(n, within))
+                    .fold(RoaringBitmap::new(), |acc, x| acc | x),
+                CTest::Range { min, max } => {
+                    let bound = |x: &Option<(Value, bool)>| {
+                        x.as_ref().and_then(|(v, inc)| number(v).map(|n| (n, *inc)))
+                    };
+                    b.range(bound(min), bound(max), within)
+                }
+                CTest::Exists => b.exists(within),
+                CTest::Missing => within - b.exists(within),
+                CTest::Prefix(_) | CTest::Contains(_) => RoaringBitmap::new(),
+            },
+        }
+    }
+}
+
+/// Every trait's index, by trait id (`None`: not indexed).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct TraitIndexes {
+    by_trait: Vec<Option<TraitIndex>>,
+}
+
+impl TraitIndexes {
+    /// Empty indexes for the schema's traits.
+    pub(crate) fn new(schema: &Schema) -> Self {
+        TraitIndexes {
+            by_trait: schema
+                .def()
+                .traits
+                .iter()
+                .map(|t| match t.ty {
+                    TraitType::Text | TraitType::Boolean => {
+                        Some(TraitIndex::Categorical(Categorical::default()))
+                    }
+                    TraitType::Integer | TraitType::Timestamp => {
+                        Some(TraitIndex::Numeric(Bsi::default()))
+                    }
+                    TraitType::Money | TraitType::TextSet => None,
+                })
+                .collect(),
+        }
+    }
+
+    /// The index of trait `id`, if it has one.
+    pub(crate) fn get(&self, id: TraitId) -> Option<&TraitIndex> {
+        self.by_trait.get(id.index()).and_then(Option::as_ref)
+    }
+
+    /// Re-reads trait `id` of `p` (`None`: a retired profile, in no index).
+    pub(crate) fn update(&mut self, p: ProfileId, id: TraitId, profile: Option<&Profile>) {
+        let Some(Some(index)) = self.by_trait.get_mut(id.index()) else {
+            return;
+        };
+        let value = profile.and_then(|profile| current(profile, id));
+        match index {
+            TraitIndex::Categorical(c) => match value {
+                Some(Current::One(v)) => c.set(p.0, Some(v)),
+                _ => c.set(p.0, None),
+            },
+            TraitIndex::Numeric(b) => {
+                let n = match value {
+                    Some(Current::One(v)) => number(v),
+                    Some(Current::Int(n)) => Some(n),
+                    _ => None,
+                };
+                b.set(p.0, n);
+            }
+        }
+    }
+
+    /// Re-reads every indexed trait of `p`.
+    pub(crate) fn update_all(&mut self, p: ProfileId, profile: Option<&Profile>) {
+        for i in 0..self.by_trait.len() {
+            let id = TraitId(u16::try_from(i).unwrap_or(u16::MAX));
+            self.update(p, id, profile);
+        }
+    }
+
+    /// Checks every index's structure, and that every live profile's indexed values are
+    /// its current values.
+    pub(crate) fn check<'a>(
+        &self,
+        profiles: impl Iterator<Item = (ProfileId, &'a Profile)>,
+    ) -> Result<(), String> {
+        for index in self.by_trait.iter().flatten() {
+            match index {
+                TraitIndex::Categorical(c) => c.check()?,
+                TraitIndex::Numeric(b) => b.check()?,
+            }
+        }
+        for (p, profile) in profiles {
+            for (i, index) in self.by_trait.iter().enumerate() {
+                let id = TraitId(u16::try_from(i).map_err(|e| e.to_string())?);
+                let value = current(profile, id);
+                let agrees = match index {
+                    None => true,
+                    Some(TraitIndex::Categorical(c)) => match value {
+                        Some(Current::One(v)) => c.value_of(p.0) == Some(v),
+                        _ => c.value_of(p.0).is_none(),
+                    },
+                    Some(TraitIndex::Numeric(b)) => {
+                        let n = match value {
+                            Some(Current::One(v)) => number(v),
+                            Some(Current::Int(n)) => Some(n),
+                            _ => None,
+                        };
+                        b.get(p.0) == n
+                    }
+                };
+                if !agrees {
+                    return Err(format!(
+                        "{p}: the index of trait {i} disagrees with its value"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Estimated heap bytes.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.by_trait
+            .iter()
+            .flatten()
+            .map(|i| match i {
+                TraitIndex::Categorical(c) => c.heap_bytes(),
+                TraitIndex::Numeric(b) => b.heap_bytes(),
+            })
+            .sum()
+    }
+}
