@@ -1,22 +1,27 @@
-//! A bit-sliced index: one bitmap per bit of a 64-bit value (stored offset so that
-//! unsigned order is signed order) and an existence bitmap, so a comparison costs at most
-//! 64 bitmap operations whatever the number of profiles.
+//! A bit-sliced index: one bitmap per bit of `value − base` and an existence bitmap, so a
+//! comparison costs one bitmap operation per bit of the values' span (7 for ages, 20 for
+//! amounts up to a million), whatever the number of profiles.
+//!
+//! `base` and the number of bits grow with the values: a value outside the span rebuilds
+//! the slices with the span at least doubled, so rebuilds are at most ~128 in all.
 
 use roaring::RoaringBitmap;
-
-/// Signed order as unsigned order.
-fn key(v: i64) -> u64 {
-    (v as u64) ^ (1 << 63)
-}
 
 /// Values by profile, sliced into bitmaps.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Bsi {
     exists: RoaringBitmap,
-    /// Bit `i` of every value's key.
+    /// The least value the slices can hold.
+    base: i64,
+    /// Bit `i` of every value's `value − base`; `bits` = the number of slices.
     slices: Vec<RoaringBitmap>,
     /// Each profile's value (meaningful where `exists`), to clear its bits on change.
     values: Vec<i64>,
+}
+
+/// The number of bits `span` needs.
+fn width(span: u128) -> usize {
+    (u128::BITS - span.leading_zeros()) as usize
 }
 
 impl Bsi {
@@ -29,6 +34,59 @@ impl Bsi {
         }
     }
 
+    /// `v − base`, if the slices can hold it.
+    fn offset(&self, v: i64) -> Option<u64> {
+        let d = i128::from(v) - i128::from(self.base);
+        let fits = d >= 0 && width(d as u128) <= self.slices.len();
+        fits.then_some(d as u64)
+    }
+
+    fn write(&mut self, p: u32, v: i64, insert: bool) {
+        let Some(k) = self.offset(v) else {
+            return;
+        };
+        for (i, slice) in self.slices.iter_mut().enumerate() {
+            if k >> i & 1 == 1 {
+                if insert {
+                    slice.insert(p);
+                } else {
+                    slice.remove(p);
+                }
+            }
+        }
+    }
+
+    /// Widens the span to hold `v` (at least doubling it) and rebuilds the slices.
+    fn widen(&mut self, v: i64) {
+        let (lo, hi) = if self.exists.is_empty() {
+            (v, v)
+        } else {
+            let top = i128::from(self.base) + (1i128 << self.slices.len()) - 1;
+            let span = top - i128::from(self.base) + 1;
+            let lo = if i128::from(v) < i128::from(self.base) {
+                (i128::from(v) - span).max(i128::from(i64::MIN))
+            } else {
+                i128::from(self.base)
+            };
+            let hi = if i128::from(v) > top {
+                i128::from(v) + span
+            } else {
+                top
+            }
+            .min(i128::from(i64::MAX));
+            (lo as i64, hi as i64)
+        };
+        self.base = lo;
+        let bits = width((i128::from(hi) - i128::from(lo)) as u128).max(1);
+        self.slices = vec![RoaringBitmap::new(); bits];
+        let present: Vec<u32> = self.exists.iter().collect();
+        for p in present {
+            if let Some(&old) = self.values.get(p as usize) {
+                self.write(p, old, true);
+            }
+        }
+    }
+
     /// Sets (or with `None` clears) the value of `p`.
     pub(crate) fn set(&mut self, p: u32, value: Option<i64>) {
         let old = self.get(p);
@@ -36,24 +94,14 @@ impl Bsi {
             return;
         }
         if let Some(old) = old {
-            let k = key(old);
-            for (i, slice) in self.slices.iter_mut().enumerate() {
-                if k >> i & 1 == 1 {
-                    slice.remove(p);
-                }
-            }
+            self.write(p, old, false);
             self.exists.remove(p);
         }
         if let Some(v) = value {
-            if self.slices.is_empty() {
-                self.slices = vec![RoaringBitmap::new(); 64];
+            if self.offset(v).is_none() {
+                self.widen(v);
             }
-            let k = key(v);
-            for (i, slice) in self.slices.iter_mut().enumerate() {
-                if k >> i & 1 == 1 {
-                    slice.insert(p);
-                }
-            }
+            self.write(p, v, true);
             self.exists.insert(p);
             let i = p as usize;
             if self.values.len() <= i {
@@ -72,9 +120,15 @@ impl Bsi {
 
     /// Profiles (within `within`) whose value is greater than `c` and those equal to it.
     fn greater_and_equal(&self, c: i64, within: &RoaringBitmap) -> (RoaringBitmap, RoaringBitmap) {
-        let mut equal = &self.exists & within;
+        let present = &self.exists & within;
+        if i128::from(c) < i128::from(self.base) {
+            return (present, RoaringBitmap::new());
+        }
+        let Some(k) = self.offset(c) else {
+            return (RoaringBitmap::new(), RoaringBitmap::new());
+        };
+        let mut equal = present;
         let mut greater = RoaringBitmap::new();
-        let k = key(c);
         for (i, slice) in self.slices.iter().enumerate().rev() {
             if equal.is_empty() {
                 break;
@@ -124,7 +178,9 @@ impl Bsi {
                 .get(p as usize)
                 .copied()
                 .ok_or("value missing")?;
-            let k = key(v);
+            let k = self
+                .offset(v)
+                .ok_or_else(|| format!("{v} is outside the span"))?;
             for (i, slice) in self.slices.iter().enumerate() {
                 if slice.contains(p) != (k >> i & 1 == 1) {
                     return Err(format!("profile {p}: bit {i} of {v} disagrees"));
