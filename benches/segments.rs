@@ -4,14 +4,19 @@
 //!
 //! `cargo bench --bench segments`; a JSON line comes from
 //! `cargo run --release --example workload`.
-#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use criterion::{Criterion, criterion_group, criterion_main};
 
 use audience::Engine;
 use audience::workload::segments::{
-    NOW_DAY, QUERY_COUNTS_1M, QUERY_COUNTS_10K, day_time, define_queries, generate, queries,
-    schema,
+    NOW_DAY, QUERY_COUNTS_1M, QUERY_COUNTS_10K, day_time, define_queries, generate, queries, schema,
 };
 
 fn bench(c: &mut Criterion) {

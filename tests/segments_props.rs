@@ -53,7 +53,7 @@ fn person() -> impl Strategy<Value = Person> {
         })
 }
 
-fn engine_of(people: &[Person]) -> Engine {
+fn test_schema() -> Schema {
     let mut def = Schema::retail_default().def().clone();
     def.computed.push(
         audience::schema::ComputedDef::new(
@@ -63,7 +63,11 @@ fn engine_of(people: &[Person]) -> Engine {
         )
         .window(Window::LastDays(10)),
     );
-    let mut e = Engine::new(Schema::from_def(def).unwrap());
+    Schema::from_def(def).unwrap()
+}
+
+fn engine_of(people: &[Person]) -> Engine {
+    let mut e = Engine::new(test_schema());
     e.advance_time(t(35 * DAY)).unwrap();
     for (i, p) in people.iter().enumerate() {
         let mut b =
@@ -246,5 +250,62 @@ proptest! {
         let again = members(&e, &sample(seed, 0, cut));
         let old: audience::segment::RoaringBitmap = (0..before).collect();
         prop_assert_eq!(&again & &old, &low & &old);
+    }
+}
+
+fn ingest_person(e: &mut Engine, i: usize, p: &Person) {
+    let mut b = Record::builder(t(i as i64), "web").identifier("user_id", format!("u{}", p.user));
+    if let Some(a) = p.anon {
+        b = b.identifier("anonymous_id", format!("a{a}"));
+    }
+    for &(kind, day, cents, category) in &p.events {
+        let mut ev = EventInput::new(kind, t(day * DAY));
+        if kind == "order_completed" {
+            ev = ev
+                .property("amount", usd(cents))
+                .property("category", category);
+        }
+        b = b.event(ev);
+    }
+    let _ = e.ingest(&b.build());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64)
+    ))]
+
+    /// Event conditions materialized by a named segment stay equal to the row evaluator
+    /// through later records, merges and clock moves.
+    #[test]
+    fn materialized_conditions_stay_current(
+        before in prop::collection::vec(person(), 0..12),
+        after in prop::collection::vec((person(), 0i64..6), 1..16),
+        x in expr(),
+    ) {
+        let mut e = Engine::with_config(
+            test_schema(),
+            audience::EngineConfig { future_tolerance_secs: None, ..Default::default() },
+        );
+        e.advance_time(t(10 * DAY)).unwrap();
+        for (i, p) in before.iter().enumerate() {
+            ingest_person(&mut e, i, p);
+        }
+        e.score_rfm("classic", t(10 * DAY)).unwrap();
+        e.define_segment("danes", trait_("country").eq("DK")).unwrap();
+        e.define_segment("x", x.clone()).unwrap();
+        let plan = e.compile(&x).unwrap();
+        let mut day = 10;
+        for (i, (p, step)) in after.iter().enumerate() {
+            ingest_person(&mut e, 100 + i, p);
+            day += step;
+            e.advance_time(t(day * DAY)).unwrap();
+            e.internal_validate().unwrap();
+            let bitmap = e.members(&plan).unwrap();
+            prop_assert_eq!(e.segment_members("x").unwrap(), bitmap.clone());
+            for id in e.profile_ids() {
+                prop_assert_eq!(e.matches(&plan, id).unwrap(), bitmap.contains(id.0), "{:?} at {}", x, id);
+            }
+        }
     }
 }

@@ -26,6 +26,7 @@ impl Engine {
         self.check_traits()?;
         self.check_rfm()?;
         self.indexes.check(self.profiles.iter_live())?;
+        self.check_materialized()?;
         let live: roaring::RoaringBitmap = self.profiles.iter_live().map(|(id, _)| id.0).collect();
         if live != self.segments.live {
             return Err(format!(

@@ -32,6 +32,7 @@ impl Engine {
         let old = self.clock.now();
         self.clock.advance(to)?;
         self.segments.touch();
+        self.advance_materialized(to);
         if self.schema.computed_rules().is_empty() {
             return Ok(());
         }

@@ -438,6 +438,10 @@ impl Engine {
                 self.add_computed(survivor, &events);
             }
         }
+        for &(retired, _) in &merged {
+            self.refresh_materialized(retired);
+        }
+        self.refresh_materialized(survivor);
         match &record.message_id {
             Some(m) => self.dedup.insert(m, record.timestamp, rid),
             None => self.dedup.note_time(record.timestamp),

@@ -5,6 +5,7 @@ mod check;
 mod computed;
 mod ingest;
 mod ingest_events;
+mod materialize;
 mod report;
 mod rfm;
 mod segments;

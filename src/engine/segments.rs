@@ -31,11 +31,13 @@ impl Engine {
     /// expressions deeper or larger than the bounds.
     pub fn compile(&self, expr: &Expr) -> Result<Plan, CompileError> {
         let names = self.segments.names();
+        let materialized = self.segments.materialized_leaves();
         compile::compile(
             expr,
             &Scope {
                 schema: &self.schema,
                 segments: &names,
+                materialized: &materialized,
             },
         )
     }
@@ -101,6 +103,11 @@ impl Engine {
     /// [`Expr::Segment`]. Its members are computed when first asked for and cached until
     /// the data, the clock or an RFM run changes.
     ///
+    /// With the clock set, each event and sequence condition in it is materialized: a
+    /// bitmap of the profiles satisfying it, built now (one pass over every profile) and
+    /// kept current on every ingest, merge and clock move from then on. Any plan compiled
+    /// later with the same condition reads the bitmap instead of the events.
+    ///
     /// # Errors
     /// [`SegmentError::Duplicate`] for a name already defined (definitions are immutable,
     /// so no segment can refer to itself); [`SegmentError::Compile`] for a bad expression.
@@ -108,7 +115,16 @@ impl Engine {
         if self.segments.position(name).is_some() {
             return Err(SegmentError::Duplicate(name.to_string()));
         }
-        let plan = self.compile(&expr)?;
+        let mut plan = self.compile(&expr)?;
+        if self.clock.now().is_some() {
+            let mut leaves = Vec::new();
+            compile::unmaterialized(&plan.root, &mut leaves);
+            let leaves: Vec<_> = leaves.into_iter().cloned().collect();
+            for leaf in leaves {
+                self.materialize(leaf);
+            }
+            compile::use_materialized(&mut plan.root, &self.segments.materialized_leaves());
+        }
         self.segments.define(name.to_string(), expr, plan);
         Ok(())
     }

@@ -100,6 +100,8 @@ pub(crate) enum Node {
         direction: Direction,
     },
     Segment(usize),
+    /// A materialized event or sequence condition, by position in the segment store.
+    Materialized(usize),
     Sample {
         seed: u64,
         from: u8,
@@ -117,7 +119,8 @@ impl Node {
             Node::Computed { .. }
             | Node::Event { .. }
             | Node::NoneSince { .. }
-            | Node::Then { .. } => true,
+            | Node::Then { .. }
+            | Node::Materialized(_) => true,
             _ => false,
         }
     }
@@ -136,10 +139,12 @@ impl Plan {
     }
 }
 
-/// What compiling needs besides the schema: the names of the segments defined so far.
+/// What compiling needs besides the schema: the names of the segments defined so far and
+/// the materialized leaves a plan can read instead of scanning.
 pub(crate) struct Scope<'a> {
     pub(crate) schema: &'a Schema,
     pub(crate) segments: &'a [String],
+    pub(crate) materialized: &'a [Node],
 }
 
 /// Checks the expression's size and depth without recursion, so a hostile expression
@@ -188,9 +193,42 @@ fn at_root(problem: CompileProblem) -> CompileError {
 pub(crate) fn compile(expr: &Expr, scope: &Scope<'_>) -> Result<Plan, CompileError> {
     check_bounds(expr)?;
     let root = Compiler { scope }.node(expr, "$")?;
-    Ok(Plan {
-        root: crate::segment::simplify::simplify(root),
-    })
+    let mut root = crate::segment::simplify::simplify(root);
+    use_materialized(&mut root, scope.materialized);
+    Ok(Plan { root })
+}
+
+/// Replaces every leaf equal to a materialized one by a reference to it.
+pub(crate) fn use_materialized(node: &mut Node, materialized: &[Node]) {
+    match node {
+        Node::And(children) | Node::Or(children) => {
+            for c in children {
+                use_materialized(c, materialized);
+            }
+        }
+        Node::Not(child) => use_materialized(child, materialized),
+        leaf => {
+            if let Some(i) = materialized.iter().position(|m| m == leaf) {
+                *leaf = Node::Materialized(i);
+            }
+        }
+    }
+}
+
+/// The leaves of `node` that are not materialized yet but could be.
+pub(crate) fn unmaterialized<'a>(node: &'a Node, out: &mut Vec<&'a Node>) {
+    match node {
+        Node::And(children) | Node::Or(children) => {
+            for c in children {
+                unmaterialized(c, out);
+            }
+        }
+        Node::Not(child) => unmaterialized(child, out),
+        leaf if crate::segment::materialize::materializable(leaf) && !out.contains(&leaf) => {
+            out.push(leaf);
+        }
+        _ => {}
+    }
 }
 
 struct Compiler<'a> {

@@ -55,6 +55,10 @@ impl Engine {
                 });
                 RoaringBitmap::from_sorted_iter(ids).unwrap_or_default()
             }
+            Node::Materialized(i) => match self.segments.materialized(*i) {
+                Some(m) => &m.members & within(),
+                None => RoaringBitmap::new(),
+            },
             Node::Segment(i) => {
                 let members = self.segment_bitmap(*i, now);
                 match candidates {

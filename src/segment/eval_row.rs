@@ -248,6 +248,10 @@ impl Engine {
                 .segments
                 .plan(*i)
                 .is_some_and(|plan| self.row_matches(&plan.root, p, profile, now)),
+            Node::Materialized(i) => self
+                .segments
+                .materialized(*i)
+                .is_some_and(|m| self.row_matches(&m.leaf, p, profile, now)),
             Node::Sample {
                 seed,
                 from,

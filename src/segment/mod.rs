@@ -33,6 +33,7 @@ pub(crate) mod compile;
 pub(crate) mod eval_bitmap;
 pub(crate) mod eval_row;
 pub(crate) mod expr;
+pub(crate) mod materialize;
 pub(crate) mod sample;
 pub(crate) mod simplify;
 pub(crate) mod store;

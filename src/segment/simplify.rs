@@ -63,7 +63,7 @@ fn combine(children: Vec<Node>, all: bool) -> Node {
 pub(crate) fn cost(node: &Node) -> u8 {
     match node {
         Node::All | Node::None => 0,
-        Node::Segment(_) => 1,
+        Node::Segment(_) | Node::Materialized(_) => 1,
         Node::Trait { .. } => 2,
         Node::Sample { .. } => 3,
         Node::RfmScore { .. } | Node::RfmSegment { .. } | Node::RfmTrend { .. } => 4,

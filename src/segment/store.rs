@@ -7,6 +7,7 @@ use roaring::RoaringBitmap;
 
 use crate::segment::compile::{Node, Plan};
 use crate::segment::expr::Expr;
+use crate::segment::materialize::Materialized;
 
 /// One named segment.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,6 +30,8 @@ pub(crate) struct SegmentStore {
     generation: u64,
     /// Per named segment: the generation its cached members were computed at.
     cache: Mutex<Vec<Option<(u64, RoaringBitmap)>>>,
+    /// Event and sequence conditions of named segments, kept as bitmaps.
+    pub(crate) materialized: Vec<Materialized>,
 }
 
 impl Clone for SegmentStore {
@@ -38,6 +41,7 @@ impl Clone for SegmentStore {
             live: self.live.clone(),
             generation: self.generation,
             cache: Mutex::new(Vec::new()),
+            materialized: self.materialized.clone(),
         }
     }
 }
@@ -45,7 +49,9 @@ impl Clone for SegmentStore {
 /// Two stores are equal when their definitions and live profiles are; caches do not count.
 impl PartialEq for SegmentStore {
     fn eq(&self, other: &Self) -> bool {
-        self.named == other.named && self.live == other.live
+        self.named == other.named
+            && self.live == other.live
+            && self.materialized == other.materialized
     }
 }
 
@@ -70,6 +76,16 @@ impl SegmentStore {
     /// The plan of the named segment at `i`.
     pub(crate) fn plan(&self, i: usize) -> Option<&Plan> {
         self.named.get(i).map(|n| &n.plan)
+    }
+
+    /// The materialized leaf at `i`.
+    pub(crate) fn materialized(&self, i: usize) -> Option<&Materialized> {
+        self.materialized.get(i)
+    }
+
+    /// The materialized leaves, in order.
+    pub(crate) fn materialized_leaves(&self) -> Vec<Node> {
+        self.materialized.iter().map(|m| m.leaf.clone()).collect()
     }
 
     /// Whether `node` reads the clock, looking through the segments it names.
@@ -129,6 +145,12 @@ impl SegmentStore {
                 .map(|(_, b)| b.serialized_size())
                 .sum::<usize>()
         });
-        self.live.serialized_size() + cached
+        self.live.serialized_size()
+            + cached
+            + self
+                .materialized
+                .iter()
+                .map(Materialized::heap_bytes)
+                .sum::<usize>()
     }
 }

@@ -1,0 +1,158 @@
+//! Materialized event conditions: when a named segment is defined, each of its event and
+//! sequence leaves becomes a bitmap of the profiles satisfying it, kept current from then
+//! on — re-checked for a profile when its records arrive or it merges, and when the clock
+//! reaches the next instant its answer can change (an event entering or leaving the
+//! window), found from its events and kept in a queue per leaf.
+
+use std::collections::BTreeSet;
+
+use roaring::RoaringBitmap;
+
+use crate::event::store::EventHistory;
+use crate::event::text::TextPool;
+use crate::ids::ProfileId;
+use crate::segment::compile::{Filter, Node};
+use crate::segment::eval_row::matches_filter;
+use crate::time::{MILLIS_PER_DAY, Timestamp, Window};
+
+/// One materialized leaf.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Materialized {
+    /// The leaf (an event or sequence condition).
+    pub(crate) leaf: Node,
+    /// The live profiles satisfying it at the clock.
+    pub(crate) members: RoaringBitmap,
+    /// (instant the answer can next change, profile).
+    due: BTreeSet<(Timestamp, ProfileId)>,
+    /// Each scheduled profile's instant, by profile id.
+    due_of: Vec<Option<Timestamp>>,
+}
+
+/// Whether a leaf can be materialized: conditions on events only.
+pub(crate) fn materializable(node: &Node) -> bool {
+    matches!(
+        node,
+        Node::Event { .. } | Node::NoneSince { .. } | Node::Then { .. }
+    )
+}
+
+/// The earliest instant after `now` at which an event at `at` enters or leaves `window`.
+fn crossing(window: Window, at: Timestamp, now: Timestamp) -> Option<Timestamp> {
+    let enters = (at > now).then_some(at);
+    let leaves = match window {
+        Window::LastDays(days) => at
+            .checked_add_millis(i64::from(days).saturating_mul(MILLIS_PER_DAY))
+            .ok()
+            .filter(|t| *t > now),
+        Window::Between { from, to } if at < from || at >= to => return None,
+        _ => None,
+    };
+    match (enters, leaves) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The next instant after `now` at which `leaf`'s answer for a profile with history `h`
+/// can change.
+pub(crate) fn next_change(
+    leaf: &Node,
+    h: &EventHistory,
+    texts: &TextPool,
+    now: Timestamp,
+) -> Option<Timestamp> {
+    let windowed = |filter: &Filter, window: Window| {
+        h.iter()
+            .filter(|e| matches_filter(texts, filter, e))
+            .filter_map(|e| crossing(window, e.at(), now))
+            .min()
+    };
+    let arriving = |filter: &Filter| {
+        h.iter()
+            .filter(|e| e.at() > now && matches_filter(texts, filter, e))
+            .map(|e| e.at())
+            .min()
+    };
+    let earliest = |a: Option<Timestamp>, b: Option<Timestamp>| match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    match leaf {
+        Node::Event { filter, window, .. } => windowed(filter, *window),
+        Node::NoneSince {
+            first,
+            window,
+            then,
+        }
+        | Node::Then {
+            first,
+            window,
+            then,
+            ..
+        } => earliest(windowed(first, *window), arriving(then)),
+        _ => None,
+    }
+}
+
+impl Materialized {
+    /// An empty materialization of `leaf`.
+    pub(crate) fn new(leaf: Node) -> Self {
+        Materialized {
+            leaf,
+            members: RoaringBitmap::new(),
+            due: BTreeSet::new(),
+            due_of: Vec::new(),
+        }
+    }
+
+    /// Records `p`'s answer and its next change (`None`: retired, or never again).
+    pub(crate) fn set(&mut self, p: ProfileId, member: bool, next: Option<Timestamp>) {
+        if member {
+            self.members.insert(p.0);
+        } else {
+            self.members.remove(p.0);
+        }
+        let i = p.index();
+        if self.due_of.len() <= i {
+            self.due_of.resize(i + 1, None);
+        }
+        let Some(slot) = self.due_of.get_mut(i) else {
+            return;
+        };
+        if *slot != next {
+            if let Some(old) = slot.take() {
+                self.due.remove(&(old, p));
+            }
+            if let Some(new) = next {
+                self.due.insert((new, p));
+            }
+            *slot = next;
+        }
+    }
+
+    /// Takes the profiles due at or before `to`.
+    pub(crate) fn take_due(&mut self, to: Timestamp) -> Vec<ProfileId> {
+        let mut out = Vec::new();
+        while let Some(&(at, p)) = self.due.first() {
+            if at > to {
+                break;
+            }
+            self.due.pop_first();
+            if let Some(slot) = self.due_of.get_mut(p.index()) {
+                *slot = None;
+            }
+            out.push(p);
+        }
+        out
+    }
+
+    /// The instant `p` is due (for checks).
+    pub(crate) fn due_of(&self, p: ProfileId) -> Option<Timestamp> {
+        self.due_of.get(p.index()).copied().flatten()
+    }
+
+    /// Estimated heap bytes.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.members.serialized_size() + self.due.len() * 48 + self.due_of.capacity() * 16
+    }
+}
