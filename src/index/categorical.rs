@@ -24,6 +24,11 @@ impl Categorical {
         self.of.get(p as usize).and_then(|&i| i.checked_sub(1))
     }
 
+    /// The number of distinct values ever seen.
+    pub(crate) fn distinct(&self) -> usize {
+        self.values.len()
+    }
+
     /// The value of `p`, if it has one.
     pub(crate) fn value_of(&self, p: u32) -> Option<&Value> {
         self.id_of(p).and_then(|i| self.values.get(i as usize))

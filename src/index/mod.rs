@@ -1,6 +1,8 @@
 //! Indexes over profiles, kept current on every ingest and merge: a bitmap per value of
-//! each categorical trait and a bit-sliced index per integer or timestamp trait. Traits
-//! of other types (money, text sets) are checked profile by profile.
+//! each categorical trait and a bit-sliced index per integer or timestamp trait — plus,
+//! while such a trait has at most [`FEW`] distinct values (ages, plans as numbers), a
+//! bitmap per value too, which answers a range with one union. Traits of other types
+//! (money, text sets) are checked profile by profile.
 
 pub(crate) mod bsi;
 pub(crate) mod categorical;
@@ -17,11 +19,15 @@ use crate::segment::eval_row::{Current, current};
 use bsi::Bsi;
 use categorical::Categorical;
 
+/// Most distinct values a numeric trait keeps a bitmap per value for.
+pub(crate) const FEW: usize = 256;
+
 /// The index of one trait.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum TraitIndex {
     Categorical(Categorical),
-    Numeric(Bsi),
+    /// A bit-sliced index, and bitmaps per value while there are few values.
+    Numeric(Bsi, Option<Categorical>),
 }
 
 /// An integer or timestamp value as the numeric index stores it.
@@ -38,7 +44,8 @@ impl TraitIndex {
     pub(crate) fn eval(&self, test: &CTest, within: &RoaringBitmap) -> RoaringBitmap {
         match self {
             TraitIndex::Categorical(c) => c.eval(test, within),
-            TraitIndex::Numeric(b) => match test {
+            TraitIndex::Numeric(_, Some(few)) => few.eval(test, within),
+            TraitIndex::Numeric(b, None) => match test {
                 CTest::Eq(v) => number(v).map_or_else(RoaringBitmap::new, |n| b.equal(n, within)),
                 CTest::In(vs) => vs
                     .iter()
@@ -77,9 +84,10 @@ impl TraitIndexes {
                     TraitType::Text | TraitType::Boolean => {
                         Some(TraitIndex::Categorical(Categorical::default()))
                     }
-                    TraitType::Integer | TraitType::Timestamp => {
-                        Some(TraitIndex::Numeric(Bsi::default()))
-                    }
+                    TraitType::Integer | TraitType::Timestamp => Some(TraitIndex::Numeric(
+                        Bsi::default(),
+                        Some(Categorical::default()),
+                    )),
                     TraitType::Money | TraitType::TextSet => None,
                 })
                 .collect(),
@@ -102,13 +110,24 @@ impl TraitIndexes {
                 Some(Current::One(v)) => c.set(p.0, Some(v)),
                 _ => c.set(p.0, None),
             },
-            TraitIndex::Numeric(b) => {
+            TraitIndex::Numeric(b, few) => {
                 let n = match value {
                     Some(Current::One(v)) => number(v),
                     Some(Current::Int(n)) => Some(n),
                     _ => None,
                 };
                 b.set(p.0, n);
+                if let Some(c) = few {
+                    let v = match value {
+                        Some(Current::One(v)) => Some(v.clone()),
+                        Some(Current::Int(n)) => Some(Value::Integer(n)),
+                        _ => None,
+                    };
+                    c.set(p.0, v.as_ref());
+                    if c.distinct() > FEW {
+                        *few = None;
+                    }
+                }
             }
         }
     }
@@ -129,8 +148,13 @@ impl TraitIndexes {
     ) -> Result<(), String> {
         for index in self.by_trait.iter().flatten() {
             match index {
-                TraitIndex::Categorical(c) => c.check()?,
-                TraitIndex::Numeric(b) => b.check()?,
+                TraitIndex::Categorical(c) | TraitIndex::Numeric(_, Some(c)) => {
+                    if let TraitIndex::Numeric(b, _) = index {
+                        b.check()?;
+                    }
+                    c.check()?;
+                }
+                TraitIndex::Numeric(b, None) => b.check()?,
             }
         }
         for (p, profile) in profiles {
@@ -143,13 +167,16 @@ impl TraitIndexes {
                         Some(Current::One(v)) => c.value_of(p.0) == Some(v),
                         _ => c.value_of(p.0).is_none(),
                     },
-                    Some(TraitIndex::Numeric(b)) => {
+                    Some(TraitIndex::Numeric(b, few)) => {
                         let n = match value {
                             Some(Current::One(v)) => number(v),
                             Some(Current::Int(n)) => Some(n),
                             _ => None,
                         };
-                        b.get(p.0) == n
+                        let few_agrees = few
+                            .as_ref()
+                            .is_none_or(|c| c.value_of(p.0).and_then(number) == n);
+                        b.get(p.0) == n && few_agrees
                     }
                 };
                 if !agrees {
@@ -169,7 +196,9 @@ impl TraitIndexes {
             .flatten()
             .map(|i| match i {
                 TraitIndex::Categorical(c) => c.heap_bytes(),
-                TraitIndex::Numeric(b) => b.heap_bytes(),
+                TraitIndex::Numeric(b, few) => {
+                    b.heap_bytes() + few.as_ref().map_or(0, Categorical::heap_bytes)
+                }
             })
             .sum()
     }

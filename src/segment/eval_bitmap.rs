@@ -55,9 +55,11 @@ impl Engine {
                 });
                 RoaringBitmap::from_sorted_iter(ids).unwrap_or_default()
             }
-            Node::Materialized(i) => match self.segments.materialized(*i) {
-                Some(m) => &m.members & within(),
-                None => RoaringBitmap::new(),
+            // Members are live profiles: no intersection without candidates.
+            Node::Materialized(i) => match (self.segments.materialized(*i), candidates) {
+                (Some(m), Some(c)) => &m.members & c,
+                (Some(m), None) => m.members.clone(),
+                (None, _) => RoaringBitmap::new(),
             },
             Node::Segment(i) => {
                 let members = self.segment_bitmap(*i, now);

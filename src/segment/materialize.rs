@@ -1,5 +1,5 @@
-//! Materialized event conditions: when a named segment is defined, each of its event and
-//! sequence leaves becomes a bitmap of the profiles satisfying it, kept current from then
+//! Materialized conditions: when a named segment is defined, each of its event, sequence
+//! and sample leaves becomes a bitmap of the profiles satisfying it, kept current from then
 //! on — re-checked for a profile when its records arrive or it merges, and when the clock
 //! reaches the next instant its answer can change (an event entering or leaving the
 //! window), found from its events and kept in a queue per leaf.
@@ -28,11 +28,12 @@ pub(crate) struct Materialized {
     due_of: Vec<Option<Timestamp>>,
 }
 
-/// Whether a leaf can be materialized: conditions on events only.
+/// Whether a leaf can be materialized: conditions on events, and samples (whose answer
+/// changes only when a profile appears, merges or gains an identifier).
 pub(crate) fn materializable(node: &Node) -> bool {
     matches!(
         node,
-        Node::Event { .. } | Node::NoneSince { .. } | Node::Then { .. }
+        Node::Event { .. } | Node::NoneSince { .. } | Node::Then { .. } | Node::Sample { .. }
     )
 }
 
