@@ -69,8 +69,9 @@ impl Categorical {
         self.ids.get(v).and_then(|&i| self.bitmaps.get(i as usize))
     }
 
-    /// Profiles within `within` whose value passes `test`.
-    pub(crate) fn eval(&self, test: &CTest, within: &RoaringBitmap) -> RoaringBitmap {
+    /// Profiles within `within` whose value passes `test`; `whole` says `within` holds
+    /// every live profile (the index holds live profiles only, so no intersection is needed).
+    pub(crate) fn eval(&self, test: &CTest, within: &RoaringBitmap, whole: bool) -> RoaringBitmap {
         let union = match test {
             CTest::Eq(v) => self.bitmap(v).cloned().unwrap_or_default(),
             CTest::In(vs) => vs.iter().filter_map(|v| self.bitmap(v)).union(),
@@ -85,6 +86,7 @@ impl Categorical {
         };
         match test {
             CTest::Missing => within - union,
+            _ if whole => union,
             _ => union & within,
         }
     }

@@ -40,11 +40,12 @@ fn number(v: &Value) -> Option<i64> {
 }
 
 impl TraitIndex {
-    /// Profiles within `within` whose value passes `test`.
-    pub(crate) fn eval(&self, test: &CTest, within: &RoaringBitmap) -> RoaringBitmap {
+    /// Profiles within `within` whose value passes `test`; `whole` says `within` holds
+    /// every live profile.
+    pub(crate) fn eval(&self, test: &CTest, within: &RoaringBitmap, whole: bool) -> RoaringBitmap {
         match self {
-            TraitIndex::Categorical(c) => c.eval(test, within),
-            TraitIndex::Numeric(_, Some(few)) => few.eval(test, within),
+            TraitIndex::Categorical(c) => c.eval(test, within, whole),
+            TraitIndex::Numeric(_, Some(few)) => few.eval(test, within, whole),
             TraitIndex::Numeric(b, None) => match test {
                 CTest::Eq(v) => number(v).map_or_else(RoaringBitmap::new, |n| b.equal(n, within)),
                 CTest::In(vs) => vs

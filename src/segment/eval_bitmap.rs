@@ -40,7 +40,7 @@ impl Engine {
                 .union(),
             Node::Not(child) => within() - self.eval_bitmap(child, candidates, now),
             Node::Trait { id, test } => match self.indexes.get(*id) {
-                Some(index) => index.eval(test, within()),
+                Some(index) => index.eval(test, within(), candidates.is_none()),
                 None => self.scan(node, within(), now),
             },
             Node::Sample {
