@@ -351,3 +351,40 @@ fn json_expressions_are_data_with_no_unknown_fields() {
     );
     assert!(serde_json::from_str::<Expr>(&deep).is_err());
 }
+
+#[test]
+fn explain_says_which_leaf_matched_and_why() {
+    let mut e = shop();
+    e.define_segment("germans", trait_("country").eq("DE"))
+        .unwrap();
+    let expr = segment("germans").and(
+        event("order_completed")
+            .in_window(Window::LastDays(7))
+            .at_least(1),
+    );
+    let plan = e.compile(&expr).unwrap();
+    let bob = e.find("user_id", "bob").unwrap().unwrap();
+    let why = e.explain(&plan, bob).unwrap();
+    assert!(!why.matched);
+    assert_eq!(why.condition, "and");
+    let leaves: Vec<(&str, bool, Option<&str>)> = why
+        .children
+        .iter()
+        .map(|c| (c.condition.as_str(), c.matched, c.because.as_deref()))
+        .collect();
+    assert_eq!(leaves[0], ("segment germans", true, None));
+    assert_eq!(
+        why.children[0].children[0].because.as_deref(),
+        Some("country = Text(\"DE\")")
+    );
+    assert!(!leaves[1].1);
+    assert_eq!(leaves[1].2, Some("0 matching events in the window"));
+    // Serde: hosts store or show it.
+    let json = serde_json::to_string(&why).unwrap();
+    assert_eq!(
+        serde_json::from_str::<audience::segment::Explanation>(&json).unwrap(),
+        why
+    );
+    let ann = e.find("user_id", "ann").unwrap().unwrap();
+    assert!(e.explain(&plan, ann).unwrap().matched);
+}

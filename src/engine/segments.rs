@@ -8,6 +8,7 @@ use crate::engine::Engine;
 use crate::error::{CompileError, LookupError, SegmentError, TimeError};
 use crate::ids::ProfileId;
 use crate::segment::compile::{self, Plan, Scope};
+use crate::segment::explain::Explanation;
 use crate::segment::expr::Expr;
 use crate::time::Timestamp;
 
@@ -82,6 +83,21 @@ impl Engine {
             .get(live)
             .ok_or(LookupError::UnknownProfile(profile))?;
         Ok(self.row_matches(&plan.root, live, p, now))
+    }
+
+    /// Why the live profile `profile` is part of is, or is not, in the segment: the plan
+    /// as a tree, each node with its answer and, for a leaf, the value it looked at.
+    ///
+    /// # Errors
+    /// As [`Engine::matches`].
+    pub fn explain(&self, plan: &Plan, profile: ProfileId) -> Result<Explanation, crate::Error> {
+        let now = self.clock_for(plan)?;
+        let live = self.resolve(profile)?;
+        let p = self
+            .profiles
+            .get(live)
+            .ok_or(LookupError::UnknownProfile(profile))?;
+        Ok(self.explain_node(&plan.root, live, p, now))
     }
 
     /// How two segments overlap.

@@ -32,6 +32,7 @@
 pub(crate) mod compile;
 pub(crate) mod eval_bitmap;
 pub(crate) mod eval_row;
+pub(crate) mod explain;
 pub(crate) mod expr;
 pub(crate) mod materialize;
 pub(crate) mod sample;
@@ -39,6 +40,7 @@ pub(crate) mod simplify;
 pub(crate) mod store;
 
 pub use compile::{MAX_DEPTH, MAX_NODES, Plan};
+pub use explain::Explanation;
 pub use expr::{
     EventCond, EventSpec, Expr, RfmCond, SampleCond, Sequence, SumTest, Test, TraitBuilder,
     computed, event, sample, segment, trait_,
