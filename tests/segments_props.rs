@@ -300,6 +300,9 @@ proptest! {
             ingest_person(&mut e, 100 + i, p);
             day += step;
             e.advance_time(t(day * DAY)).unwrap();
+            if i % 3 == 2 {
+                e.score_rfm("classic", t(day * DAY)).unwrap();
+            }
             e.internal_validate().unwrap();
             let bitmap = e.members(&plan).unwrap();
             prop_assert_eq!(e.segment_members("x").unwrap(), bitmap.clone());

@@ -32,9 +32,16 @@ impl Engine {
         let old = self.clock.now();
         self.clock.advance(to)?;
         self.segments.touch();
+        self.advance_computed(old, to);
+        // After the computed traits: materialized conditions may read them.
         self.advance_materialized(to);
+        Ok(())
+    }
+
+    /// Brings the computed traits of the profiles due by `to` up to date.
+    fn advance_computed(&mut self, old: Option<Timestamp>, to: Timestamp) {
         if self.schema.computed_rules().is_empty() {
-            return Ok(());
+            return;
         }
         let mut due = Vec::new();
         while let Some(&(at, p)) = self.due.first() {
@@ -61,7 +68,6 @@ impl Engine {
                 }
             });
         }
-        Ok(())
     }
 
     /// Runs `update` on profile `p` with the compiled rules, the text pool and the clock,

@@ -4,7 +4,7 @@
 use crate::engine::Engine;
 use crate::ids::ProfileId;
 use crate::segment::compile::Node;
-use crate::segment::materialize::{Materialized, next_change};
+use crate::segment::materialize::{Materialized, next_change, reads_rfm};
 use crate::time::Timestamp;
 
 impl Engine {
@@ -15,7 +15,7 @@ impl Engine {
         };
         (
             self.row_matches(leaf, p, profile, now),
-            next_change(leaf, &profile.events, &self.texts, now),
+            next_change(leaf, &self.schema, &profile.events, &self.texts, now),
         )
     }
 
@@ -60,6 +60,31 @@ impl Engine {
             };
             let states: Vec<_> = due
                 .into_iter()
+                .map(|p| (p, self.leaf_state(&leaf, p)))
+                .collect();
+            if let Some(m) = self.segments.materialized.get_mut(i) {
+                for (p, (member, next)) in states {
+                    m.set(p, member, next);
+                }
+            }
+        }
+    }
+
+    /// Re-checks every profile against the materialized leaves that read RFM runs (after
+    /// a run of any model).
+    pub(crate) fn refresh_rfm_materialized(&mut self) {
+        for i in 0..self.segments.materialized.len() {
+            let Some(leaf) = self
+                .segments
+                .materialized
+                .get(i)
+                .filter(|m| reads_rfm(&m.leaf))
+                .map(|m| m.leaf.clone())
+            else {
+                continue;
+            };
+            let states: Vec<_> = self
+                .profile_ids()
                 .map(|p| (p, self.leaf_state(&leaf, p)))
                 .collect();
             if let Some(m) = self.segments.materialized.get_mut(i) {

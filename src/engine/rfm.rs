@@ -184,6 +184,7 @@ impl Engine {
         if let Some(slot) = self.rfm.previous.get_mut(index) {
             *slot = before;
         }
+        self.refresh_rfm_materialized();
         self.rfm
             .current
             .get(index)

@@ -119,10 +119,11 @@ impl Engine {
     /// [`Expr::Segment`]. Its members are computed when first asked for and cached until
     /// the data, the clock or an RFM run changes.
     ///
-    /// With the clock set, each event and sequence condition in it is materialized: a
-    /// bitmap of the profiles satisfying it, built now (one pass over every profile) and
-    /// kept current on every ingest, merge and clock move from then on. Any plan compiled
-    /// later with the same condition reads the bitmap instead of the events.
+    /// With the clock set, each event, sequence, computed-trait (except "days since"),
+    /// RFM and sample condition in it is materialized: a bitmap of the profiles satisfying
+    /// it, built now (one pass over every profile) and kept current on every ingest,
+    /// merge, clock move and RFM run from then on. Any plan compiled later with the same
+    /// condition reads the bitmap instead of the events.
     ///
     /// # Errors
     /// [`SegmentError::Duplicate`] for a name already defined (definitions are immutable,
@@ -134,7 +135,7 @@ impl Engine {
         let mut plan = self.compile(&expr)?;
         if self.clock.now().is_some() {
             let mut leaves = Vec::new();
-            compile::unmaterialized(&plan.root, &mut leaves);
+            compile::unmaterialized(&plan.root, &self.schema, &mut leaves);
             let leaves: Vec<_> = leaves.into_iter().cloned().collect();
             for leaf in leaves {
                 self.materialize(leaf);

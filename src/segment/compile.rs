@@ -216,15 +216,17 @@ pub(crate) fn use_materialized(node: &mut Node, materialized: &[Node]) {
 }
 
 /// The leaves of `node` that are not materialized yet but could be.
-pub(crate) fn unmaterialized<'a>(node: &'a Node, out: &mut Vec<&'a Node>) {
+pub(crate) fn unmaterialized<'a>(node: &'a Node, schema: &Schema, out: &mut Vec<&'a Node>) {
     match node {
         Node::And(children) | Node::Or(children) => {
             for c in children {
-                unmaterialized(c, out);
+                unmaterialized(c, schema, out);
             }
         }
-        Node::Not(child) => unmaterialized(child, out),
-        leaf if crate::segment::materialize::materializable(leaf) && !out.contains(&leaf) => {
+        Node::Not(child) => unmaterialized(child, schema, out),
+        leaf if crate::segment::materialize::materializable(leaf, schema)
+            && !out.contains(&leaf) =>
+        {
             out.push(leaf);
         }
         _ => {}

@@ -8,9 +8,11 @@ use std::collections::BTreeSet;
 
 use roaring::RoaringBitmap;
 
+use crate::event::computed;
 use crate::event::store::EventHistory;
 use crate::event::text::TextPool;
 use crate::ids::ProfileId;
+use crate::schema::{Op, Schema};
 use crate::segment::compile::{Filter, Node};
 use crate::segment::eval_row::matches_filter;
 use crate::time::{MILLIS_PER_DAY, Timestamp, Window};
@@ -28,12 +30,32 @@ pub(crate) struct Materialized {
     due_of: Vec<Option<Timestamp>>,
 }
 
-/// Whether a leaf can be materialized: conditions on events, and samples (whose answer
-/// changes only when a profile appears, merges or gains an identifier).
-pub(crate) fn materializable(node: &Node) -> bool {
+/// Whether a leaf can be materialized: conditions on events and computed traits (except
+/// "days since", which changes every day without an event), on RFM scores (which change
+/// only with a run or a merge), and samples (which change only when a profile appears,
+/// merges or gains an identifier). Trait conditions have indexes of their own.
+pub(crate) fn materializable(node: &Node, schema: &Schema) -> bool {
+    match node {
+        Node::Event { .. }
+        | Node::NoneSince { .. }
+        | Node::Then { .. }
+        | Node::Sample { .. }
+        | Node::RfmScore { .. }
+        | Node::RfmSegment { .. }
+        | Node::RfmTrend { .. } => true,
+        Node::Computed { index, .. } => schema
+            .computed_rules()
+            .get(*index)
+            .is_some_and(|r| r.op != Op::DaysSince),
+        _ => false,
+    }
+}
+
+/// Whether a leaf reads RFM runs (re-checked for everyone at each run).
+pub(crate) fn reads_rfm(node: &Node) -> bool {
     matches!(
         node,
-        Node::Event { .. } | Node::NoneSince { .. } | Node::Then { .. } | Node::Sample { .. }
+        Node::RfmScore { .. } | Node::RfmSegment { .. } | Node::RfmTrend { .. }
     )
 }
 
@@ -58,6 +80,7 @@ fn crossing(window: Window, at: Timestamp, now: Timestamp) -> Option<Timestamp> 
 /// can change.
 pub(crate) fn next_change(
     leaf: &Node,
+    schema: &Schema,
     h: &EventHistory,
     texts: &TextPool,
     now: Timestamp,
@@ -91,6 +114,9 @@ pub(crate) fn next_change(
             then,
             ..
         } => earliest(windowed(first, *window), arriving(then)),
+        Node::Computed { index, .. } => schema.computed_rules().get(*index).and_then(|rule| {
+            computed::next_change(std::slice::from_ref(rule), h, Some(now), texts)
+        }),
         _ => None,
     }
 }
