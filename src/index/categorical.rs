@@ -72,22 +72,25 @@ impl Categorical {
     /// Profiles within `within` whose value passes `test`; `whole` says `within` holds
     /// every live profile (the index holds live profiles only, so no intersection is needed).
     pub(crate) fn eval(&self, test: &CTest, within: &RoaringBitmap, whole: bool) -> RoaringBitmap {
-        let union = match test {
-            CTest::Eq(v) => self.bitmap(v).cloned().unwrap_or_default(),
-            CTest::In(vs) => vs.iter().filter_map(|v| self.bitmap(v)).union(),
-            CTest::Exists | CTest::Missing => self.bitmaps.iter().union(),
+        let matching: Vec<&RoaringBitmap> = match test {
+            CTest::Eq(v) => self.bitmap(v).into_iter().collect(),
+            CTest::In(vs) => vs.iter().filter_map(|v| self.bitmap(v)).collect(),
+            CTest::Exists | CTest::Missing => self.bitmaps.iter().collect(),
             other => self
                 .values
                 .iter()
                 .zip(&self.bitmaps)
                 .filter(|(v, _)| passes_value(other, v))
                 .map(|(_, b)| b)
-                .union(),
+                .collect(),
         };
-        match test {
-            CTest::Missing => within - union,
-            _ if whole => union,
-            _ => union & within,
+        match (test, matching.as_slice()) {
+            (CTest::Missing, _) => within - matching.into_iter().union(),
+            (_, []) => RoaringBitmap::new(),
+            (_, [one]) if whole => (*one).clone(),
+            (_, [one]) => *one & within,
+            _ if whole => matching.into_iter().union(),
+            _ => matching.into_iter().union() & within,
         }
     }
 
