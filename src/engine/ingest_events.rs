@@ -8,8 +8,36 @@ use crate::engine::ingest::Checked;
 use crate::error::IngestError;
 use crate::event::store::{NewEvent, PropValue};
 use crate::ids::{EventKindId, RecordId};
-use crate::record::{EventInput, Value};
+use crate::money::Money;
+use crate::record::{EventInput, PropertyInput, Value};
 use crate::schema::PropertyType;
+
+/// The value of the property at schema position `pos` of `event`, whose properties sit at
+/// `positions`.
+fn value_at<'a>(event: &'a EventInput, positions: &[u16], pos: u16) -> Option<&'a PropertyInput> {
+    let i = positions.iter().position(|&p| p == pos)?;
+    event.properties.get(i)
+}
+
+/// The property at `pos` with its name, if it is an amount of money.
+fn money_at<'a>(event: &'a EventInput, positions: &[u16], pos: u16) -> Option<(&'a str, Money)> {
+    match value_at(event, positions, pos)? {
+        PropertyInput {
+            value: Value::Money(m),
+            name,
+        } => Some((name.as_str(), *m)),
+        _ => None,
+    }
+}
+
+/// The integer or minor units of the property at `pos` (for the sum bounds).
+fn amount_at(event: &EventInput, positions: &[u16], pos: u16) -> Option<i64> {
+    match &value_at(event, positions, pos)?.value {
+        Value::Integer(n) => Some(*n),
+        Value::Money(m) => Some(m.minor),
+        _ => None,
+    }
+}
 
 impl Engine {
     pub(crate) fn validate_event(
@@ -122,23 +150,13 @@ impl Engine {
             let Some(expected) = rule.currency else {
                 continue;
             };
-            for term in rule.terms(kind) {
-                let Some(pos) = term.property else {
-                    continue;
-                };
-                let value = positions
-                    .iter()
-                    .position(|&p| p == pos)
-                    .and_then(|i| event.properties.get(i));
-                if let Some(crate::record::PropertyInput {
-                    value: Value::Money(m),
-                    name,
-                }) = value
+            for pos in rule.terms(kind).iter().filter_map(|t| t.property) {
+                if let Some((name, m)) = money_at(event, positions, pos)
                     && m.currency != expected
                 {
                     return Err(IngestError::CurrencyMismatch {
                         event: index,
-                        property: name.clone(),
+                        property: name.to_string(),
                         computed: self.computed_name(id),
                         expected,
                         got: m.currency,
@@ -155,19 +173,12 @@ impl Engine {
         {
             let role = rule.role(kind);
             for pos in [role.adds, role.subtracts].into_iter().flatten() {
-                let value = positions
-                    .iter()
-                    .position(|&p| p == pos)
-                    .and_then(|i| event.properties.get(i));
-                if let Some(crate::record::PropertyInput {
-                    value: Value::Money(m),
-                    name,
-                }) = value
+                if let Some((name, m)) = money_at(event, positions, pos)
                     && m.currency != rule.currency
                 {
                     return Err(IngestError::RfmCurrencyMismatch {
                         event: index,
-                        property: name.clone(),
+                        property: name.to_string(),
                         model: model.name.clone(),
                         expected: rule.currency,
                         got: m.currency,
@@ -236,12 +247,7 @@ impl Engine {
                 .fold(0, u64::saturating_add);
             for (input, (kind, positions)) in checked.record.events.iter().zip(&checked.events) {
                 let m = crate::event::computed::magnitude(rule, *kind, |pos| {
-                    let i = positions.iter().position(|&p| p == pos)?;
-                    match &input.properties.get(i)?.value {
-                        Value::Integer(n) => Some(*n),
-                        Value::Money(m) => Some(m.minor),
-                        _ => None,
-                    }
+                    amount_at(input, positions, pos)
                 });
                 total = total.saturating_add(m);
             }
@@ -277,11 +283,7 @@ impl Engine {
                 .fold(0, u64::saturating_add);
             for (input, (kind, positions)) in checked.record.events.iter().zip(&checked.events) {
                 let m = crate::rfm::tally::magnitude(rule, *kind, |pos| {
-                    let i = positions.iter().position(|&p| p == pos)?;
-                    match &input.properties.get(i)?.value {
-                        Value::Money(m) => Some(m.minor),
-                        _ => None,
-                    }
+                    money_at(input, positions, pos).map(|(_, m)| m.minor)
                 });
                 total = total.saturating_add(m);
             }
