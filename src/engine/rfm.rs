@@ -10,7 +10,7 @@ use crate::rfm::RfmSegmentDef;
 use crate::rfm::model::RfmRule;
 use crate::rfm::run::{RfmRun, RfmScore, RfmTrend};
 use crate::rfm::score::score;
-use crate::rfm::segments::{Direction, RfmCondition};
+use crate::rfm::segments::RfmCondition;
 use crate::rfm::tally::{Tallies, Tally};
 use crate::time::{MILLIS_PER_DAY, Timestamp};
 
@@ -247,10 +247,14 @@ impl Engine {
     ) -> Result<Option<RfmTrend>, LookupError> {
         let index = self.rfm_model_index(model)?;
         let live = self.resolve(profile)?;
-        Ok(self
-            .run_score(index, true, live)
-            .zip(self.run_score(index, false, live))
-            .map(|(before, now)| RfmTrend::between(&before, &now)))
+        Ok(self.trend(index, live))
+    }
+
+    /// How `p`'s scores in model `index` moved between the previous run and the latest.
+    pub(crate) fn trend(&self, index: usize, p: ProfileId) -> Option<RfmTrend> {
+        self.run_score(index, true, p)
+            .zip(self.run_score(index, false, p))
+            .map(|(before, now)| RfmTrend::between(&before, &now))
     }
 
     pub(crate) fn resolve_segment<'a>(&self, segment: &'a RfmSegmentDef) -> Option<Resolved<'a>> {
@@ -290,13 +294,8 @@ impl Engine {
                 direction,
                 ..
             } => self
-                .run_score(m, true, p)
-                .zip(self.run_score(m, false, p))
-                .is_some_and(|(before, now)| {
-                    let delta =
-                        i16::from(now.score(*dimension)) - i16::from(before.score(*dimension));
-                    Direction::of(i8::try_from(delta).unwrap_or_default()) == *direction
-                }),
+                .trend(m, p)
+                .is_some_and(|t| t.of(*dimension).direction == *direction),
             RfmCondition::Value {
                 dimension,
                 min,

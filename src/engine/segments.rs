@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::Engine;
 use crate::error::{CompileError, LookupError, SegmentError, TimeError};
 use crate::ids::ProfileId;
+use crate::profile::Profile;
 use crate::segment::compile::{self, Plan, Scope};
 use crate::segment::explain::Explanation;
 use crate::segment::expr::Expr;
@@ -76,13 +77,24 @@ impl Engine {
     /// [`SegmentError::Time`] as [`Engine::members`]; an unknown profile is
     /// [`LookupError::UnknownProfile`] inside [`crate::Error`].
     pub fn matches(&self, plan: &Plan, profile: ProfileId) -> Result<bool, crate::Error> {
+        let (now, live, p) = self.row_context(plan, profile)?;
+        Ok(self.row_matches(&plan.root, live, p, now))
+    }
+
+    /// The clock, the live profile `profile` is part of, and its data, for evaluating
+    /// `plan` row by row.
+    fn row_context(
+        &self,
+        plan: &Plan,
+        profile: ProfileId,
+    ) -> Result<(Timestamp, ProfileId, &Profile), crate::Error> {
         let now = self.clock_for(plan)?;
         let live = self.resolve(profile)?;
         let p = self
             .profiles
             .get(live)
             .ok_or(LookupError::UnknownProfile(profile))?;
-        Ok(self.row_matches(&plan.root, live, p, now))
+        Ok((now, live, p))
     }
 
     /// Why the live profile `profile` is part of is, or is not, in the segment: the plan
@@ -91,12 +103,7 @@ impl Engine {
     /// # Errors
     /// As [`Engine::matches`].
     pub fn explain(&self, plan: &Plan, profile: ProfileId) -> Result<Explanation, crate::Error> {
-        let now = self.clock_for(plan)?;
-        let live = self.resolve(profile)?;
-        let p = self
-            .profiles
-            .get(live)
-            .ok_or(LookupError::UnknownProfile(profile))?;
+        let (now, live, p) = self.row_context(plan, profile)?;
         Ok(self.explain_node(&plan.root, live, p, now))
     }
 

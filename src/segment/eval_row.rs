@@ -10,7 +10,6 @@ use crate::money::Money;
 use crate::profile::Profile;
 use crate::profile::merge::Aggregate;
 use crate::record::Value;
-use crate::rfm::Direction;
 use crate::segment::compile::{CTest, Filter, Node};
 use crate::segment::sample;
 use crate::time::Timestamp;
@@ -237,13 +236,8 @@ impl Engine {
                 dimension,
                 direction,
             } => self
-                .run_score(*model, true, p)
-                .zip(self.run_score(*model, false, p))
-                .is_some_and(|(before, after)| {
-                    let delta =
-                        i16::from(after.score(*dimension)) - i16::from(before.score(*dimension));
-                    Direction::of(i8::try_from(delta).unwrap_or_default()) == *direction
-                }),
+                .trend(*model, p)
+                .is_some_and(|t| t.of(*dimension).direction == *direction),
             Node::Segment(i) => self
                 .segments
                 .plan(*i)
