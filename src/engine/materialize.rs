@@ -21,13 +21,11 @@ impl Engine {
 
     /// Materializes `leaf` over every live profile; returns its position.
     pub(crate) fn materialize(&mut self, leaf: Node) -> usize {
-        let mut m = Materialized::new(leaf);
-        for p in self.profile_ids() {
-            let (member, next) = self.leaf_state(&m.leaf, p);
-            m.set(p, member, next);
-        }
-        self.segments.materialized.push(m);
-        self.segments.materialized.len() - 1
+        self.segments.materialized.push(Materialized::new(leaf));
+        let i = self.segments.materialized.len() - 1;
+        let everyone = self.profile_ids().collect();
+        self.recheck(i, everyone);
+        i
     }
 
     /// Re-checks profile `p` (just changed) against every materialized leaf; a retired
@@ -47,26 +45,33 @@ impl Engine {
         }
     }
 
+    /// Re-checks `profiles` against the materialized leaf at `i`.
+    fn recheck(&mut self, i: usize, profiles: Vec<ProfileId>) {
+        let Some(m) = self.segments.materialized.get(i) else {
+            return;
+        };
+        let states: Vec<_> = profiles
+            .into_iter()
+            .map(|p| (p, self.leaf_state(&m.leaf, p)))
+            .collect();
+        if let Some(m) = self.segments.materialized.get_mut(i) {
+            for (p, (member, next)) in states {
+                m.set(p, member, next);
+            }
+        }
+    }
+
     /// Re-checks the profiles whose answers can change by the clock's move to `to` (the
     /// clock is already there).
     pub(crate) fn advance_materialized(&mut self, to: Timestamp) {
         for i in 0..self.segments.materialized.len() {
-            let due = match self.segments.materialized.get_mut(i) {
-                Some(m) => m.take_due(to),
-                None => continue,
-            };
-            let Some(leaf) = self.segments.materialized.get(i).map(|m| m.leaf.clone()) else {
-                continue;
-            };
-            let states: Vec<_> = due
-                .into_iter()
-                .map(|p| (p, self.leaf_state(&leaf, p)))
-                .collect();
-            if let Some(m) = self.segments.materialized.get_mut(i) {
-                for (p, (member, next)) in states {
-                    m.set(p, member, next);
-                }
-            }
+            let due = self
+                .segments
+                .materialized
+                .get_mut(i)
+                .map(|m| m.take_due(to))
+                .unwrap_or_default();
+            self.recheck(i, due);
         }
     }
 
@@ -74,23 +79,13 @@ impl Engine {
     /// a run of any model).
     pub(crate) fn refresh_rfm_materialized(&mut self) {
         for i in 0..self.segments.materialized.len() {
-            let Some(leaf) = self
+            if self
                 .segments
-                .materialized
-                .get(i)
-                .filter(|m| reads_rfm(&m.leaf))
-                .map(|m| m.leaf.clone())
-            else {
-                continue;
-            };
-            let states: Vec<_> = self
-                .profile_ids()
-                .map(|p| (p, self.leaf_state(&leaf, p)))
-                .collect();
-            if let Some(m) = self.segments.materialized.get_mut(i) {
-                for (p, (member, next)) in states {
-                    m.set(p, member, next);
-                }
+                .materialized(i)
+                .is_some_and(|m| reads_rfm(&m.leaf))
+            {
+                let everyone = self.profile_ids().collect();
+                self.recheck(i, everyone);
             }
         }
     }
