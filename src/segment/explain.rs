@@ -68,12 +68,28 @@ impl Engine {
             .map_or_else(String::new, |k| k.name.clone())
     }
 
-    fn count_matching(&self, profile: &Profile, filter: &Filter, now: Timestamp) -> usize {
-        profile
-            .events
-            .iter()
-            .filter(|e| e.at() <= now && matches_filter(&self.texts, filter, e))
-            .count()
+    /// What a sequence leaf saw: how many of each of its events happened up to now.
+    fn sequence_seen(
+        &self,
+        profile: &Profile,
+        first: &Filter,
+        then: &Filter,
+        now: Timestamp,
+    ) -> String {
+        let count = |filter: &Filter| {
+            profile
+                .events
+                .iter()
+                .filter(|e| e.at() <= now && matches_filter(&self.texts, filter, e))
+                .count()
+        };
+        format!(
+            "{} {} and {} {} events up to now",
+            count(first),
+            self.event_name(first),
+            count(then),
+            self.event_name(then)
+        )
     }
 
     /// The explanation of `node` for live profile `p`.
@@ -167,13 +183,7 @@ impl Engine {
                     self.event_name(first),
                     self.event_name(then)
                 ),
-                format!(
-                    "{} {} and {} {} events up to now",
-                    self.count_matching(profile, first, now),
-                    self.event_name(first),
-                    self.count_matching(profile, then, now),
-                    self.event_name(then)
-                ),
+                self.sequence_seen(profile, first, then, now),
             ),
             Node::Then {
                 first,
@@ -187,13 +197,7 @@ impl Engine {
                     self.event_name(then),
                     within_ms / crate::time::MILLIS_PER_DAY
                 ),
-                format!(
-                    "{} {} and {} {} events up to now",
-                    self.count_matching(profile, first, now),
-                    self.event_name(first),
-                    self.count_matching(profile, then, now),
-                    self.event_name(then)
-                ),
+                self.sequence_seen(profile, first, then, now),
             ),
             Node::RfmScore {
                 model,
