@@ -70,36 +70,41 @@ fn engine_of(people: &[Person]) -> Engine {
     let mut e = Engine::new(test_schema());
     e.advance_time(t(35 * DAY)).unwrap();
     for (i, p) in people.iter().enumerate() {
-        let mut b =
-            Record::builder(t(i as i64), "web").identifier("user_id", format!("u{}", p.user));
-        if let Some(a) = p.anon {
-            b = b.identifier("anonymous_id", format!("a{a}"));
-        }
-        if let Some(c) = p.country {
-            b = b.trait_value("country", c);
-        }
-        if let Some(age) = p.age {
-            b = b.trait_value("age", age);
-        }
-        if !p.interests.is_empty() {
-            let set: Vec<String> = p.interests.iter().map(|s| s.to_string()).collect();
-            b = b.trait_value("interests", Value::TextSet(set));
-        }
-        for &(kind, day, cents, category) in &p.events {
-            let mut ev = EventInput::new(kind, t(day * DAY));
-            if kind == "order_completed" {
-                ev = ev
-                    .property("amount", usd(cents))
-                    .property("category", category);
-            }
-            b = b.event(ev);
-        }
-        let _ = e.ingest(&b.build());
+        ingest_person(&mut e, i, p);
     }
     e.score_rfm("classic", t(35 * DAY)).unwrap();
     e.define_segment("danes", trait_("country").eq("DK"))
         .unwrap();
+    e.internal_validate().unwrap();
     e
+}
+
+/// Ingests a person's record (refused records, e.g. over a limit, are skipped).
+fn ingest_person(e: &mut Engine, i: usize, p: &Person) {
+    let mut b = Record::builder(t(i as i64), "web").identifier("user_id", format!("u{}", p.user));
+    if let Some(a) = p.anon {
+        b = b.identifier("anonymous_id", format!("a{a}"));
+    }
+    if let Some(c) = p.country {
+        b = b.trait_value("country", c);
+    }
+    if let Some(age) = p.age {
+        b = b.trait_value("age", age);
+    }
+    if !p.interests.is_empty() {
+        let set: Vec<String> = p.interests.iter().map(|s| s.to_string()).collect();
+        b = b.trait_value("interests", Value::TextSet(set));
+    }
+    for &(kind, day, cents, category) in &p.events {
+        let mut ev = EventInput::new(kind, t(day * DAY));
+        if kind == "order_completed" {
+            ev = ev
+                .property("amount", usd(cents))
+                .property("category", category);
+        }
+        b = b.event(ev);
+    }
+    let _ = e.ingest(&b.build());
 }
 
 fn spec(kind: &str) -> EventSpec {
@@ -251,23 +256,6 @@ proptest! {
         let old: audience::segment::RoaringBitmap = (0..before).collect();
         prop_assert_eq!(&again & &old, &low & &old);
     }
-}
-
-fn ingest_person(e: &mut Engine, i: usize, p: &Person) {
-    let mut b = Record::builder(t(i as i64), "web").identifier("user_id", format!("u{}", p.user));
-    if let Some(a) = p.anon {
-        b = b.identifier("anonymous_id", format!("a{a}"));
-    }
-    for &(kind, day, cents, category) in &p.events {
-        let mut ev = EventInput::new(kind, t(day * DAY));
-        if kind == "order_completed" {
-            ev = ev
-                .property("amount", usd(cents))
-                .property("category", category);
-        }
-        b = b.event(ev);
-    }
-    let _ = e.ingest(&b.build());
 }
 
 proptest! {
