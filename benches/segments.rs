@@ -16,7 +16,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 
 use audience::Engine;
 use audience::workload::segments::{
-    NOW_DAY, QUERY_COUNTS_1M, QUERY_COUNTS_10K, day_time, define_queries, generate, queries, schema,
+    NOW_DAY, QUERY_COUNTS_1M, QUERY_COUNTS_10K, day_time, generate, queries, register_queries,
+    schema,
 };
 
 fn bench(c: &mut Criterion) {
@@ -29,7 +30,7 @@ fn bench(c: &mut Criterion) {
     for p in generate(42, profiles) {
         engine.ingest(&p.to_record()).unwrap();
     }
-    define_queries(&mut engine).unwrap();
+    register_queries(&mut engine).unwrap();
     let expected = match profiles {
         1_000_000 => Some(QUERY_COUNTS_1M),
         10_000 => Some(QUERY_COUNTS_10K),

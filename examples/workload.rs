@@ -6,8 +6,8 @@
 //! ```
 //!
 //! Prints one JSON line: `{"profiles", "seed", "counts": {"Q1": n, …}, "query_ms": {"Q1":
-//! median, …}, "define_ms": {…}, "ingest_ms", "bytes"}`. Each query is first defined as a
-//! named segment (`define_ms`: compiling, and materializing its event conditions), then
+//! median, …}, "register_ms": {…}, "ingest_ms", "bytes"}`. Each query is first defined as a
+//! named segment (`register_ms`: compiling, and materializing its event conditions), then
 //! compiled from its expression and evaluated `R` times (default 7) after one warm-up; the
 //! median is `query_ms`. Q8–Q10 name Q3, Q4, Q6 and Q7, whose members they reuse from the
 //! named-segment cache, as the peer's best shot reuses its stored flags. `bytes` is the
@@ -59,9 +59,9 @@ fn run(a: &Args) -> Result<String, audience::Error> {
     let ingest_ms = ms(start.elapsed());
     let (mut counts, mut times, mut defines) = (Vec::new(), Vec::new(), Vec::new());
     for (name, expr) in queries() {
-        // Defining materializes the segment's event conditions (kept current from then on).
+        // Registering materializes the segment's event conditions (kept current from then on).
         let start = Instant::now();
-        engine.define_segment(name, expr.clone())?;
+        engine.register_segment(name, expr.clone())?;
         defines.push(format!("\"{name}\": {:.3}", ms(start.elapsed())));
         let plan = engine.compile(&expr)?;
         let count = engine.count(&plan)?;
@@ -79,7 +79,7 @@ fn run(a: &Args) -> Result<String, audience::Error> {
     }
     Ok(format!(
         "{{\"profiles\": {}, \"seed\": {}, \"counts\": {{{}}}, \"query_ms\": {{{}}}, \
-         \"define_ms\": {{{}}}, \"ingest_ms\": {ingest_ms:.0}, \"bytes\": {}}}",
+         \"register_ms\": {{{}}}, \"ingest_ms\": {ingest_ms:.0}, \"bytes\": {}}}",
         a.profiles,
         a.seed,
         counts.join(", "),

@@ -3,7 +3,7 @@
 
 use thiserror::Error;
 
-use crate::ids::ProfileId;
+use crate::ids::{ProfileId, SegmentId};
 use crate::money::Currency;
 use crate::time::Timestamp;
 
@@ -652,7 +652,7 @@ pub enum CompileProblem {
     NotYetSupported(&'static str),
 }
 
-/// A named segment that cannot be defined or read.
+/// A segment that cannot be registered, unregistered or read.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum SegmentError {
@@ -662,9 +662,23 @@ pub enum SegmentError {
     /// A segment of that name is already defined.
     #[error("segment {0:?} is already defined")]
     Duplicate(String),
-    /// No segment of that name is defined.
+    /// No segment of that name is registered.
     #[error("unknown segment {0:?}")]
     Unknown(String),
+    /// No segment with that id is registered (never, or not any more).
+    #[error("unknown segment id {0}")]
+    UnknownId(SegmentId),
+    /// The expression names the segment being registered.
+    #[error("segment {0:?} names itself")]
+    Cycle(String),
+    /// The segment cannot be unregistered while another names it.
+    #[error("segment {segment:?} is named by segment {by:?}")]
+    InUse {
+        /// The segment to unregister.
+        segment: String,
+        /// A registered segment that names it.
+        by: String,
+    },
     /// The expression needs the clock, which is unset.
     #[error(transparent)]
     Time(#[from] TimeError),

@@ -35,6 +35,24 @@ impl fmt::Display for RecordId {
     }
 }
 
+/// A registered segment. Ids are never reused: one unregistered stays unknown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SegmentId(pub u32);
+
+impl SegmentId {
+    /// The id as a `usize` index.
+    pub(crate) fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl fmt::Display for SegmentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "s{}", self.0)
+    }
+}
+
 macro_rules! schema_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*

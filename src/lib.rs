@@ -56,6 +56,7 @@ mod ids;
 mod index;
 mod money;
 mod profile;
+mod realtime;
 mod record;
 mod record_log;
 pub mod rfm;
@@ -75,9 +76,10 @@ pub use error::{
     IngestError, LookupError, MoneyError, RfmProblem, SchemaError, SegmentError, TimeError,
 };
 pub use event::{ComputedValue, EventView, Habit, PartOfDay};
-pub use ids::{ComputedId, EventKindId, KindId, ProfileId, RecordId, SourceId, TraitId};
+pub use ids::{ComputedId, EventKindId, KindId, ProfileId, RecordId, SegmentId, SourceId, TraitId};
 pub use money::{Currency, Money};
 pub use profile::{CurrentValue, IdentifierView, ObservationView, ProfileView, TraitView};
+pub use realtime::{Cause, Change, SegmentChange};
 pub use record::{
     EventInput, IdentifierInput, PropertyInput, Record, RecordBuilder, TraitInput, Value,
 };

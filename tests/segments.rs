@@ -195,11 +195,12 @@ fn event_and_sequence_conditions() {
 #[test]
 fn named_segments_samples_overlaps_and_rfm() {
     let mut e = shop();
-    e.define_segment("germans", trait_("country").eq("DE"))
+    let germans = e
+        .register_segment("germans", trait_("country").eq("DE"))
         .unwrap();
-    e.define_segment("buyers", event("order_completed").happened())
+    e.register_segment("buyers", event("order_completed").happened())
         .unwrap();
-    assert_eq!(e.segment_count("germans").unwrap(), 2);
+    assert_eq!(e.segment_count(germans).unwrap(), 2);
     assert_eq!(
         names(&e, &segment("germans").and(segment("buyers"))),
         ["ann"]
@@ -208,7 +209,7 @@ fn named_segments_samples_overlaps_and_rfm() {
     let b = e.compile(&segment("buyers")).unwrap();
     let o = e.overlap(&a, &b).unwrap();
     assert_eq!((o.both, o.only_first, o.only_second), (1, 1, 2));
-    // Cached members follow the data.
+    // Registered members follow the data.
     e.ingest(
         &Record::builder(t(100 * DAY), "crm")
             .identifier("user_id", "eve")
@@ -216,9 +217,9 @@ fn named_segments_samples_overlaps_and_rfm() {
             .build(),
     )
     .unwrap();
-    assert_eq!(e.segment_count("germans").unwrap(), 3);
+    assert_eq!(e.segment_count(germans).unwrap(), 3);
     assert_eq!(
-        e.define_segment("germans", Expr::All),
+        e.register_segment("germans", Expr::All),
         Err(SegmentError::Duplicate("germans".into()))
     );
     // Samples: disjoint halves that cover everyone.
@@ -255,7 +256,10 @@ fn time_relative_plans_need_the_clock() {
                 .happened(),
         )
         .unwrap();
-    assert_eq!(e.count(&plan), Err(TimeError::ClockUnset));
+    assert_eq!(
+        e.count(&plan),
+        Err(SegmentError::Time(TimeError::ClockUnset))
+    );
     let timeless = e.compile(&trait_("country").eq("DE")).unwrap();
     assert_eq!(e.count(&timeless), Ok(0));
 }
@@ -355,7 +359,7 @@ fn json_expressions_are_data_with_no_unknown_fields() {
 #[test]
 fn explain_says_which_leaf_matched_and_why() {
     let mut e = shop();
-    e.define_segment("germans", trait_("country").eq("DE"))
+    e.register_segment("germans", trait_("country").eq("DE"))
         .unwrap();
     let expr = segment("germans").and(
         event("order_completed")

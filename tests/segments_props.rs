@@ -73,7 +73,7 @@ fn engine_of(people: &[Person]) -> Engine {
         ingest_person(&mut e, i, p);
     }
     e.score_rfm("classic", t(35 * DAY)).unwrap();
-    e.define_segment("danes", trait_("country").eq("DK"))
+    e.register_segment("danes", trait_("country").eq("DK"))
         .unwrap();
     e.internal_validate().unwrap();
     e
@@ -280,8 +280,8 @@ proptest! {
             ingest_person(&mut e, i, p);
         }
         e.score_rfm("classic", t(10 * DAY)).unwrap();
-        e.define_segment("danes", trait_("country").eq("DK")).unwrap();
-        e.define_segment("x", x.clone()).unwrap();
+        e.register_segment("danes", trait_("country").eq("DK")).unwrap();
+        let id = e.register_segment("x", x.clone()).unwrap();
         let plan = e.compile(&x).unwrap();
         let mut day = 10;
         for (i, (p, step)) in after.iter().enumerate() {
@@ -293,7 +293,7 @@ proptest! {
             }
             e.internal_validate().unwrap();
             let bitmap = e.members(&plan).unwrap();
-            prop_assert_eq!(e.segment_members("x").unwrap(), bitmap.clone());
+            prop_assert_eq!(e.segment_members(id).unwrap(), &bitmap);
             for id in e.profile_ids() {
                 prop_assert_eq!(e.matches(&plan, id).unwrap(), bitmap.contains(id.0), "{:?} at {}", x, id);
             }

@@ -27,6 +27,7 @@ impl Engine {
         self.check_rfm()?;
         self.indexes.check(self.profiles.iter_live())?;
         self.check_materialized()?;
+        self.check_registered()?;
         let live: roaring::RoaringBitmap = self.profiles.iter_live().map(|(id, _)| id.0).collect();
         if live != self.segments.live {
             return Err(format!(

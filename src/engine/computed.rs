@@ -3,6 +3,7 @@
 //! with events sits in a queue under the next instant one of its values can change.
 
 use crate::engine::Engine;
+use crate::engine::realtime::Dirty;
 use crate::error::{LookupError, TimeError};
 use crate::event::computed::{self, Acc};
 use crate::event::computed_value::{self, ComputedValue};
@@ -10,6 +11,7 @@ use crate::event::store::NewEvent;
 use crate::event::text::TextPool;
 use crate::ids::ProfileId;
 use crate::profile::Profile;
+use crate::realtime::Cause;
 use crate::schema::ComputedRule;
 use crate::time::Timestamp;
 use crate::zone::Zone;
@@ -23,18 +25,21 @@ fn zone(rule: &ComputedRule, profile: &Profile) -> Zone {
 }
 
 impl Engine {
-    /// Moves the clock forwards to `to`; computed traits whose windows the move crosses are
-    /// brought up to date (only the profiles they belong to are visited).
+    /// Moves the clock forwards to `to`. Computed traits whose windows the move crosses
+    /// are brought up to date, and registered segments re-check the profiles whose
+    /// conditions the move can change (an event leaving a window, a "days since" value
+    /// crossing a bound) — only those profiles are visited — queuing the net entries and
+    /// exits over the whole move, caused by [`Cause::Clock`](crate::Cause::Clock).
     ///
     /// # Errors
     /// [`TimeError::Backwards`] when `to` is before now; nothing changes.
     pub fn advance_time(&mut self, to: Timestamp) -> Result<(), TimeError> {
         let old = self.clock.now();
         self.clock.advance(to)?;
-        self.segments.touch();
         self.advance_computed(old, to);
         // After the computed traits: materialized conditions may read them.
-        self.advance_materialized(to);
+        let due = self.advance_materialized(to);
+        self.update_segments(&Dirty::Due(&due), to, &|_| Cause::Clock { from: old, to });
         Ok(())
     }
 
@@ -209,6 +214,32 @@ impl Engine {
             return Err(format!("{id}: due time {:?} != {next:?}", p.due));
         }
         Ok(())
+    }
+
+    /// The value computed trait `index` of `profile` will have at `at` (on or after the
+    /// clock), from its events.
+    pub(crate) fn computed_value_at(
+        &self,
+        profile: &Profile,
+        index: usize,
+        at: Timestamp,
+    ) -> Option<ComputedValue> {
+        let rule = self.schema.computed_rules().get(index)?;
+        let acc = computed::recompute(
+            rule,
+            &profile.events,
+            Some(at),
+            &self.texts,
+            zone(rule, profile),
+        );
+        computed_value::value(
+            &self.schema,
+            rule,
+            &acc,
+            &profile.events,
+            Some(at),
+            &self.texts,
+        )
     }
 
     pub(crate) fn computed_value(&self, profile: &Profile, index: usize) -> Option<ComputedValue> {

@@ -3,11 +3,13 @@
 
 use smallvec::SmallVec;
 
+use crate::engine::realtime::Dirty;
 use crate::engine::{DroppedIdentifier, Engine, IngestReport, MergeEntry, Scratch};
 use crate::error::{DropReason, IngestError};
 use crate::identity::link::{self, Candidate, LinkPlan};
 use crate::ids::{EventKindId, KindId, ProfileId, SourceId, TraitId};
 use crate::profile::merge::{Observation, Rules};
+use crate::realtime::{Cause, Touched};
 use crate::record::{Record, Value};
 use crate::record_log::{LinkStatus, LoggedIdentifier, LoggedRecord, NO_RECORD};
 
@@ -335,7 +337,6 @@ impl Engine {
             Some(p) => (p, false),
             None => (self.profiles.create(), true),
         };
-        self.segments.touch();
         self.segments.live.insert(survivor.0);
         let mut merged: Vec<(ProfileId, usize)> = link
             .reached
@@ -382,8 +383,10 @@ impl Engine {
                 });
             }
         }
+        let mut new_kinds = SmallVec::<[crate::ids::KindId; 4]>::new();
         for (&id, c) in accepted_ids.iter().zip(&link.accepted) {
             if c.owner.is_none() {
+                new_kinds.push(c.kind);
                 self.graph.set_owner(id, Some(survivor));
                 if let Some(p) = self.profiles.get_mut(survivor) {
                     p.identifiers.push((c.kind, id));
@@ -425,7 +428,7 @@ impl Engine {
         }
         let profile = self.profiles.get(survivor);
         if merged.is_empty() {
-            for trait_id in touched {
+            for &trait_id in &touched {
                 self.indexes.update(survivor, trait_id, profile);
             }
         } else {
@@ -438,10 +441,35 @@ impl Engine {
                 self.add_computed(survivor, &events);
             }
         }
+        let mut touched = Touched::new(touched, events.iter().map(|e| e.kind), new_kinds);
+        touched.everything = created || !merged.is_empty();
+        touched.computed = zone_changed;
         for &(retired, _) in &merged {
-            self.refresh_materialized(retired);
+            self.retire_materialized(retired);
         }
-        self.refresh_materialized(survivor);
+        self.refresh_materialized(survivor, &touched);
+        let moved: SmallVec<[ProfileId; 4]> = std::iter::once(survivor)
+            .chain(merged.iter().map(|&(p, _)| p))
+            .collect();
+        let at = self.clock.now().unwrap_or(record.timestamp);
+        self.update_segments(
+            &Dirty::Record {
+                profiles: &moved,
+                touched: &touched,
+            },
+            at,
+            &|p| {
+                if p == survivor {
+                    Cause::Record(rid)
+                } else {
+                    Cause::Merge {
+                        record: rid,
+                        survivor,
+                        retired: p,
+                    }
+                }
+            },
+        );
         match &record.message_id {
             Some(m) => self.dedup.insert(m, record.timestamp, rid),
             None => self.dedup.note_time(record.timestamp),

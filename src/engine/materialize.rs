@@ -1,47 +1,88 @@
-//! Keeping materialized event conditions current: on define, for every profile; on
-//! ingest and merge, for the profiles touched; as the clock moves, for the profiles due.
+//! Keeping materialized conditions current: when a segment first reads one, for every
+//! profile; on ingest and merge, for the profiles touched; as the clock moves, for the
+//! profiles due; after an RFM run, for everyone.
 
 use crate::engine::Engine;
 use crate::ids::ProfileId;
+use crate::realtime::{Touched, reads_of};
 use crate::segment::compile::Node;
 use crate::segment::materialize::{Materialized, next_change, reads_rfm};
 use crate::time::Timestamp;
 
 impl Engine {
-    /// `p`'s answer to `leaf` and the next instant it can change, at the clock.
+    /// `p`'s answer to `leaf` and the next instant it can change, at the clock (unset: the
+    /// leaf does not read it).
     fn leaf_state(&self, leaf: &Node, p: ProfileId) -> (bool, Option<Timestamp>) {
-        let (Some(now), Some(profile)) = (self.clock.now(), self.profiles.get(p)) else {
+        let Some(profile) = self.profiles.get(p) else {
             return (false, None);
         };
-        (
-            self.row_matches(leaf, p, profile, now),
-            next_change(leaf, &self.schema, &profile.events, &self.texts, now),
-        )
+        let now = self.clock.now().unwrap_or(Timestamp::MIN);
+        let next = self
+            .clock
+            .now()
+            .and_then(|now| next_change(leaf, &self.schema, &profile.events, &self.texts, now));
+        (self.row_matches(leaf, p, profile, now), next)
     }
 
-    /// Materializes `leaf` over every live profile; returns its position.
-    pub(crate) fn materialize(&mut self, leaf: Node) -> usize {
-        self.segments.materialized.push(Materialized::new(leaf));
-        let i = self.segments.materialized.len() - 1;
-        let everyone = self.profile_ids().collect();
-        self.recheck(i, everyone);
-        i
-    }
-
-    /// Re-checks profile `p` (just changed) against every materialized leaf; a retired
-    /// profile leaves them all.
-    pub(crate) fn refresh_materialized(&mut self, p: ProfileId) {
-        if self.segments.materialized.is_empty() {
-            return;
-        }
-        let states: Vec<(bool, Option<Timestamp>)> = self
+    /// The position of the materialization of `leaf`, adding an empty one if there is none.
+    pub(crate) fn materialized_slot(&mut self, leaf: &Node) -> usize {
+        if let Some(i) = self
             .segments
             .materialized
             .iter()
-            .map(|m| self.leaf_state(&m.leaf, p))
+            .position(|m| m.leaf == *leaf)
+        {
+            return i;
+        }
+        let reads = reads_of(leaf, &self.schema, &|_| None);
+        self.segments
+            .materialized
+            .push(Materialized::new(leaf.clone(), reads));
+        self.segments.materialized.len() - 1
+    }
+
+    /// One more segment reads the materialized leaf at `i`; the first fills it from every
+    /// live profile.
+    pub(crate) fn acquire_materialized(&mut self, i: usize) {
+        let fill = self
+            .segments
+            .materialized
+            .get(i)
+            .is_some_and(|m| m.users == 0);
+        if fill {
+            let everyone = self.profile_ids().collect();
+            self.recheck(i, everyone);
+        }
+        if let Some(m) = self.segments.materialized.get_mut(i) {
+            m.acquire();
+        }
+    }
+
+    /// Re-checks profile `p`, which a record just changed as `touched` says, against the
+    /// materialized leaves it can affect.
+    pub(crate) fn refresh_materialized(&mut self, p: ProfileId, touched: &Touched) {
+        let states: Vec<(usize, bool, Option<Timestamp>)> = self
+            .segments
+            .materialized
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.users > 0 && touched.affects(&m.reads))
+            .map(|(i, m)| {
+                let (member, next) = self.leaf_state(&m.leaf, p);
+                (i, member, next)
+            })
             .collect();
-        for (m, (member, next)) in self.segments.materialized.iter_mut().zip(states) {
-            m.set(p, member, next);
+        for (i, member, next) in states {
+            if let Some(m) = self.segments.materialized.get_mut(i) {
+                m.set(p, member, next);
+            }
+        }
+    }
+
+    /// Takes retired profile `p` out of every materialized leaf.
+    pub(crate) fn retire_materialized(&mut self, p: ProfileId) {
+        for m in &mut self.segments.materialized {
+            m.set(p, false, None);
         }
     }
 
@@ -62,8 +103,9 @@ impl Engine {
     }
 
     /// Re-checks the profiles whose answers can change by the clock's move to `to` (the
-    /// clock is already there).
-    pub(crate) fn advance_materialized(&mut self, to: Timestamp) {
+    /// clock is already there); returns them, per leaf.
+    pub(crate) fn advance_materialized(&mut self, to: Timestamp) -> Vec<Vec<ProfileId>> {
+        let mut due_per_leaf = Vec::with_capacity(self.segments.materialized.len());
         for i in 0..self.segments.materialized.len() {
             let due = self
                 .segments
@@ -71,8 +113,10 @@ impl Engine {
                 .get_mut(i)
                 .map(|m| m.take_due(to))
                 .unwrap_or_default();
-            self.recheck(i, due);
+            self.recheck(i, due.clone());
+            due_per_leaf.push(due);
         }
+        due_per_leaf
     }
 
     /// Re-checks every profile against the materialized leaves that read RFM runs (after
@@ -90,10 +134,27 @@ impl Engine {
         }
     }
 
-    /// Every materialized leaf holds exactly the live profiles satisfying it, each
-    /// scheduled at its next change.
+    /// Every materialized leaf a segment reads holds exactly the live profiles satisfying
+    /// it, each scheduled at its next change; one no segment reads is empty.
     pub(crate) fn check_materialized(&self) -> Result<(), String> {
         for (i, m) in self.segments.materialized.iter().enumerate() {
+            let users = self
+                .segments
+                .registered()
+                .filter(|(_, r)| r.leaves.contains(&i))
+                .count();
+            if usize::try_from(m.users).ok() != Some(users) {
+                return Err(format!(
+                    "materialized leaf {i}: {} users, expected {users}",
+                    m.users
+                ));
+            }
+            if users == 0 {
+                if !m.members.is_empty() || self.profile_ids().any(|p| m.due_of(p).is_some()) {
+                    return Err(format!("materialized leaf {i}: unused but not empty"));
+                }
+                continue;
+            }
             let mut members = roaring::RoaringBitmap::new();
             for p in self.profile_ids() {
                 let (member, next) = self.leaf_state(&m.leaf, p);

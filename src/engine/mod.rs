@@ -3,9 +3,11 @@
 
 mod check;
 mod computed;
+mod deadline;
 mod ingest;
 mod ingest_events;
 mod materialize;
+mod realtime;
 mod report;
 mod rfm;
 mod segments;

@@ -3,9 +3,11 @@
 //! the stored runs.
 
 use crate::engine::Engine;
+use crate::engine::realtime::Dirty;
 use crate::error::LookupError;
 use crate::event::store::NewEvent;
 use crate::ids::ProfileId;
+use crate::realtime::Cause;
 use crate::rfm::RfmSegmentDef;
 use crate::rfm::model::RfmRule;
 use crate::rfm::run::{RfmRun, RfmScore, RfmTrend};
@@ -134,7 +136,6 @@ impl Engine {
     pub fn score_rfm(&mut self, model: &str, reference: Timestamp) -> Result<&RfmRun, LookupError> {
         let index = self.rfm_model_index(model)?;
         let unknown = || LookupError::UnknownRfmModel(model.to_string());
-        self.segments.touch();
         let rule = self.schema.rfm_rules().get(index).ok_or_else(unknown)?;
         let def = self.schema.rfm_model(index).ok_or_else(unknown)?;
         let tallies = self.rfm.tallies.get(index).ok_or_else(unknown)?;
@@ -184,7 +185,13 @@ impl Engine {
         if let Some(slot) = self.rfm.previous.get_mut(index) {
             *slot = before;
         }
+        let cause = Cause::RfmRun {
+            model: def.name.clone(),
+            reference,
+        };
         self.refresh_rfm_materialized();
+        let at = self.clock.now().unwrap_or(reference);
+        self.update_segments(&Dirty::Rfm, at, &|_| cause.clone());
         self.rfm
             .current
             .get(index)

@@ -1,14 +1,15 @@
-//! Segments on the engine: compiling expressions, counting and listing members, overlaps,
-//! and named segments that other expressions can refer to.
+//! Segments on the engine: compiling expressions, counting and listing members, overlaps
+//! and explanations. Registered segments, which other expressions can name, are in
+//! `realtime.rs`.
 
 use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::Engine;
 use crate::error::{CompileError, LookupError, SegmentError, TimeError};
-use crate::ids::ProfileId;
+use crate::ids::{ProfileId, SegmentId};
 use crate::profile::Profile;
-use crate::segment::compile::{self, Plan, Scope};
+use crate::segment::compile::{self, Node, Plan, Scope};
 use crate::segment::explain::Explanation;
 use crate::segment::expr::Expr;
 use crate::time::Timestamp;
@@ -25,7 +26,7 @@ pub struct Overlap {
 }
 
 impl Engine {
-    /// Compiles `expr` against the schema and the named segments defined so far.
+    /// Compiles `expr` against the schema and the segments registered so far.
     ///
     /// # Errors
     /// [`CompileError`] naming the place in the expression and the problem: unknown names,
@@ -44,11 +45,25 @@ impl Engine {
         )
     }
 
-    /// The clock a plan is evaluated at.
-    fn clock_for(&self, plan: &Plan) -> Result<Timestamp, TimeError> {
+    /// The clock a plan is evaluated at, once every segment it names is known to be
+    /// still registered.
+    fn clock_for(&self, plan: &Plan) -> Result<Timestamp, SegmentError> {
+        let mut stack = vec![&plan.root];
+        while let Some(n) = stack.pop() {
+            match n {
+                Node::And(c) | Node::Or(c) => stack.extend(c),
+                Node::Not(c) => stack.push(c),
+                Node::Segment(i) if self.segments.get(*i).is_none() => {
+                    return Err(SegmentError::UnknownId(SegmentId(
+                        u32::try_from(*i).unwrap_or(u32::MAX),
+                    )));
+                }
+                _ => {}
+            }
+        }
         match self.clock.now() {
             Some(now) => Ok(now),
-            None if self.segments.reads_clock(&plan.root) => Err(TimeError::ClockUnset),
+            None if self.segments.reads_clock(&plan.root) => Err(TimeError::ClockUnset.into()),
             None => Ok(Timestamp::MIN),
         }
     }
@@ -56,9 +71,10 @@ impl Engine {
     /// The live profiles in the segment, as a bitmap of profile ids.
     ///
     /// # Errors
-    /// [`TimeError::ClockUnset`] when the plan has windows or computed traits and the clock
-    /// was never set.
-    pub fn members(&self, plan: &Plan) -> Result<RoaringBitmap, TimeError> {
+    /// [`SegmentError::Time`] when the plan has windows or computed traits and the clock
+    /// was never set; [`SegmentError::UnknownId`] when it names a segment unregistered
+    /// since it was compiled.
+    pub fn members(&self, plan: &Plan) -> Result<RoaringBitmap, SegmentError> {
         let now = self.clock_for(plan)?;
         Ok(self.eval_bitmap(&plan.root, None, now))
     }
@@ -67,14 +83,14 @@ impl Engine {
     ///
     /// # Errors
     /// As [`Engine::members`].
-    pub fn count(&self, plan: &Plan) -> Result<u64, TimeError> {
+    pub fn count(&self, plan: &Plan) -> Result<u64, SegmentError> {
         Ok(self.members(plan)?.len())
     }
 
     /// Whether the live profile `profile` is part of is in the segment (the row evaluator).
     ///
     /// # Errors
-    /// [`SegmentError::Time`] as [`Engine::members`]; an unknown profile is
+    /// [`SegmentError`] as [`Engine::members`]; an unknown profile is
     /// [`LookupError::UnknownProfile`] inside [`crate::Error`].
     pub fn matches(&self, plan: &Plan, profile: ProfileId) -> Result<bool, crate::Error> {
         let (now, live, p) = self.row_context(plan, profile)?;
@@ -111,7 +127,7 @@ impl Engine {
     ///
     /// # Errors
     /// As [`Engine::members`].
-    pub fn overlap(&self, first: &Plan, second: &Plan) -> Result<Overlap, TimeError> {
+    pub fn overlap(&self, first: &Plan, second: &Plan) -> Result<Overlap, SegmentError> {
         let a = self.members(first)?;
         let b = self.members(second)?;
         let both = a.intersection_len(&b);
@@ -120,74 +136,5 @@ impl Engine {
             only_first: a.len() - both,
             only_second: b.len() - both,
         })
-    }
-
-    /// Defines the named segment `name`, which later expressions can refer to with
-    /// [`Expr::Segment`]. Its members are computed when first asked for and cached until
-    /// the data, the clock or an RFM run changes.
-    ///
-    /// With the clock set, each event, sequence, computed-trait (except "days since"),
-    /// RFM and sample condition in it is materialized: a bitmap of the profiles satisfying
-    /// it, built now (one pass over every profile) and kept current on every ingest,
-    /// merge, clock move and RFM run from then on. Any plan compiled later with the same
-    /// condition reads the bitmap instead of the events.
-    ///
-    /// # Errors
-    /// [`SegmentError::Duplicate`] for a name already defined (definitions are immutable,
-    /// so no segment can refer to itself); [`SegmentError::Compile`] for a bad expression.
-    pub fn define_segment(&mut self, name: &str, expr: Expr) -> Result<(), SegmentError> {
-        if self.segments.position(name).is_some() {
-            return Err(SegmentError::Duplicate(name.to_string()));
-        }
-        let mut plan = self.compile(&expr)?;
-        if self.clock.now().is_some() {
-            let mut leaves = Vec::new();
-            compile::unmaterialized(&plan.root, &self.schema, &mut leaves);
-            let leaves: Vec<_> = leaves.into_iter().cloned().collect();
-            for leaf in leaves {
-                self.materialize(leaf);
-            }
-            compile::use_materialized(&mut plan.root, &self.segments.materialized_leaves());
-        }
-        self.segments.define(name.to_string(), expr, plan);
-        Ok(())
-    }
-
-    /// The expression the named segment was defined with.
-    ///
-    /// # Errors
-    /// [`SegmentError::Unknown`].
-    pub fn segment_expr(&self, name: &str) -> Result<&Expr, SegmentError> {
-        self.named(name).map(|i| &i.1.expr)
-    }
-
-    fn named(&self, name: &str) -> Result<(usize, &crate::segment::store::Named), SegmentError> {
-        let i = self
-            .segments
-            .position(name)
-            .ok_or_else(|| SegmentError::Unknown(name.to_string()))?;
-        let named = self
-            .segments
-            .get(i)
-            .ok_or_else(|| SegmentError::Unknown(name.to_string()))?;
-        Ok((i, named))
-    }
-
-    /// The members of the named segment.
-    ///
-    /// # Errors
-    /// [`SegmentError::Unknown`], or [`SegmentError::Time`] as [`Engine::members`].
-    pub fn segment_members(&self, name: &str) -> Result<RoaringBitmap, SegmentError> {
-        let (i, named) = self.named(name)?;
-        let now = self.clock_for(&named.plan)?;
-        Ok(self.segment_bitmap(i, now))
-    }
-
-    /// The number of members of the named segment.
-    ///
-    /// # Errors
-    /// As [`Engine::segment_members`].
-    pub fn segment_count(&self, name: &str) -> Result<u64, SegmentError> {
-        Ok(self.segment_members(name)?.len())
     }
 }

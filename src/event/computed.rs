@@ -424,7 +424,11 @@ pub(crate) fn next_change(
     let Some(now) = now else {
         return h.get(0).map(|e| e.at());
     };
-    let mut due = h.get(h.first_after(now)).map(|e| e.at());
+    // The first future event any rule reads.
+    let mut due = h
+        .range(h.first_after(now)..h.len())
+        .find(|e| rules.iter().any(|r| !contributions(r, e, texts).is_empty()))
+        .map(|e| e.at());
     for rule in rules {
         let Window::LastDays(days) = rule.window else {
             continue;

@@ -143,8 +143,9 @@ impl Plan {
 /// the materialized leaves a plan can read instead of scanning.
 pub(crate) struct Scope<'a> {
     pub(crate) schema: &'a Schema,
-    pub(crate) segments: &'a [String],
-    pub(crate) materialized: &'a [Node],
+    /// By segment position; `None` for unregistered ones.
+    pub(crate) segments: &'a [Option<String>],
+    pub(crate) materialized: &'a [Option<Node>],
 }
 
 /// Checks the expression's size and depth without recursion, so a hostile expression
@@ -199,7 +200,7 @@ pub(crate) fn compile(expr: &Expr, scope: &Scope<'_>) -> Result<Plan, CompileErr
 }
 
 /// Replaces every leaf equal to a materialized one by a reference to it.
-pub(crate) fn use_materialized(node: &mut Node, materialized: &[Node]) {
+pub(crate) fn use_materialized(node: &mut Node, materialized: &[Option<Node>]) {
     match node {
         Node::And(children) | Node::Or(children) => {
             for c in children {
@@ -208,7 +209,7 @@ pub(crate) fn use_materialized(node: &mut Node, materialized: &[Node]) {
         }
         Node::Not(child) => use_materialized(child, materialized),
         leaf => {
-            if let Some(i) = materialized.iter().position(|m| m == leaf) {
+            if let Some(i) = materialized.iter().position(|m| m.as_ref() == Some(leaf)) {
                 *leaf = Node::Materialized(i);
             }
         }
@@ -216,17 +217,15 @@ pub(crate) fn use_materialized(node: &mut Node, materialized: &[Node]) {
 }
 
 /// The leaves of `node` that are not materialized yet but could be.
-pub(crate) fn unmaterialized<'a>(node: &'a Node, schema: &Schema, out: &mut Vec<&'a Node>) {
+pub(crate) fn unmaterialized<'a>(node: &'a Node, out: &mut Vec<&'a Node>) {
     match node {
         Node::And(children) | Node::Or(children) => {
             for c in children {
-                unmaterialized(c, schema, out);
+                unmaterialized(c, out);
             }
         }
-        Node::Not(child) => unmaterialized(child, schema, out),
-        leaf if crate::segment::materialize::materializable(leaf, schema)
-            && !out.contains(&leaf) =>
-        {
+        Node::Not(child) => unmaterialized(child, out),
+        leaf if crate::segment::materialize::materializable(leaf) && !out.contains(&leaf) => {
             out.push(leaf);
         }
         _ => {}
@@ -365,7 +364,7 @@ impl Compiler<'_> {
                     .scope
                     .segments
                     .iter()
-                    .position(|s| s == name)
+                    .position(|s| s.as_deref() == Some(name.as_str()))
                     .ok_or_else(|| fail(&path, CompileProblem::UnknownSegment(name.clone())))?;
                 Node::Segment(i)
             }

@@ -1,7 +1,8 @@
 //! The bitmap evaluator: a plan's members as a bitmap of live profile ids. An `and`
 //! evaluates its children cheapest first, each within the members found so far, so a
 //! condition without an index is only checked on the few profiles still in the running;
-//! `not` is a complement within the candidates; named segments come from the cache.
+//! `not` is a complement within the candidates; registered segments and materialized
+//! conditions are read from their maintained bitmaps.
 
 use roaring::{MultiOps, RoaringBitmap};
 
@@ -59,30 +60,19 @@ impl Engine {
             Node::Materialized(i) => match (self.segments.materialized(*i), candidates) {
                 (Some(m), Some(c)) => &m.members & c,
                 (Some(m), None) => m.members.clone(),
+                // No registered segment keeps it any more (a plan compiled before): scan.
+                (None, _) => match self.segments.materialized.get(*i) {
+                    Some(m) => self.scan(&m.leaf, within(), now),
+                    None => RoaringBitmap::new(),
+                },
+            },
+            Node::Segment(i) => match (self.segments.get(*i), candidates) {
+                (Some(s), Some(c)) => &s.members & c,
+                (Some(s), None) => s.members.clone(),
                 (None, _) => RoaringBitmap::new(),
             },
-            Node::Segment(i) => {
-                let members = self.segment_bitmap(*i, now);
-                match candidates {
-                    Some(c) => members & c,
-                    None => members,
-                }
-            }
             leaf => self.scan(leaf, within(), now),
         }
-    }
-
-    /// The members of named segment `i`, from the cache when current.
-    pub(crate) fn segment_bitmap(&self, i: usize, now: Timestamp) -> RoaringBitmap {
-        if let Some(members) = self.segments.cached(i) {
-            return members;
-        }
-        let Some(plan) = self.segments.plan(i) else {
-            return RoaringBitmap::new();
-        };
-        let members = self.eval_bitmap(&plan.root, None, now);
-        self.segments.remember(i, &members);
-        members
     }
 
     /// A leaf checked profile by profile over `candidates`.

@@ -240,11 +240,12 @@ impl Engine {
                 .is_some_and(|t| t.of(*dimension).direction == *direction),
             Node::Segment(i) => self
                 .segments
-                .plan(*i)
-                .is_some_and(|plan| self.row_matches(&plan.root, p, profile, now)),
+                .get(*i)
+                .is_some_and(|s| self.row_matches(&s.plan.root, p, profile, now)),
             Node::Materialized(i) => self
                 .segments
-                .materialized(*i)
+                .materialized
+                .get(*i)
                 .is_some_and(|m| self.row_matches(&m.leaf, p, profile, now)),
             Node::Sample {
                 seed,

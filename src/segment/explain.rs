@@ -252,12 +252,12 @@ impl Engine {
                     because: None,
                     children: self
                         .segments
-                        .plan(*i)
-                        .map(|plan| vec![self.explain_node(&plan.root, p, profile, now)])
+                        .get(*i)
+                        .map(|s| vec![self.explain_node(&s.plan.root, p, profile, now)])
                         .unwrap_or_default(),
                 }
             }
-            Node::Materialized(i) => match self.segments.materialized(*i) {
+            Node::Materialized(i) => match self.segments.materialized.get(*i) {
                 Some(m) => self.explain_node(&m.leaf, p, profile, now),
                 None => leaf("materialized condition".into(), "missing".into()),
             },

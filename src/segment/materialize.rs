@@ -8,14 +8,17 @@ use std::collections::BTreeSet;
 
 use roaring::RoaringBitmap;
 
-use crate::event::computed;
+use crate::event::computed::{self, Acc};
 use crate::event::store::EventHistory;
 use crate::event::text::TextPool;
 use crate::ids::ProfileId;
+use crate::realtime::Reads;
+use crate::record::Value;
 use crate::schema::{Op, Schema};
-use crate::segment::compile::{Filter, Node};
-use crate::segment::eval_row::matches_filter;
-use crate::time::{MILLIS_PER_DAY, Timestamp, Window};
+use crate::segment::compile::{CTest, Filter, Node};
+use crate::segment::eval_row::{matches_filter, passes_value};
+use crate::time::{MILLIS_PER_DAY, Timestamp, Window, days_since};
+use crate::zone::Zone;
 
 /// One materialized leaf.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,27 +31,70 @@ pub(crate) struct Materialized {
     due: BTreeSet<(Timestamp, ProfileId)>,
     /// Each scheduled profile's instant, by profile id.
     due_of: Vec<Option<Timestamp>>,
+    /// How many registered segments read it; at 0 it is no longer kept.
+    pub(crate) users: u32,
+    /// What it reads, to tell which records can change it.
+    pub(crate) reads: Reads,
 }
 
-/// Whether a leaf can be materialized: conditions on events and computed traits (except
-/// "days since", which changes every day without an event), on RFM scores (which change
-/// only with a run or a merge), and samples (which change only when a profile appears,
-/// merges or gains an identifier). Trait conditions have indexes of their own.
-pub(crate) fn materializable(node: &Node, schema: &Schema) -> bool {
-    match node {
+/// Whether a leaf can be materialized: conditions on events and computed traits (each
+/// with the next instant its answer can change: an event entering or leaving a window, a
+/// "days since" value crossing the test's bounds), on RFM scores (which change only with a
+/// run or a merge), and samples (which change only when a profile appears, merges or gains
+/// an identifier). Trait conditions have indexes of their own.
+pub(crate) fn materializable(node: &Node) -> bool {
+    matches!(
+        node,
         Node::Event { .. }
-        | Node::NoneSince { .. }
-        | Node::Then { .. }
-        | Node::Sample { .. }
-        | Node::RfmScore { .. }
-        | Node::RfmSegment { .. }
-        | Node::RfmTrend { .. } => true,
-        Node::Computed { index, .. } => schema
-            .computed_rules()
-            .get(*index)
-            .is_some_and(|r| r.op != Op::DaysSince),
-        _ => false,
+            | Node::NoneSince { .. }
+            | Node::Then { .. }
+            | Node::Sample { .. }
+            | Node::RfmScore { .. }
+            | Node::RfmSegment { .. }
+            | Node::RfmTrend { .. }
+            | Node::Computed { .. }
+    )
+}
+
+/// The first instant after `now` at which a "days since `last`" value, tested by `test`,
+/// changes its answer: the value steps up by one each day, so the answer can only change
+/// where it reaches a bound of the test.
+fn days_since_crossing(test: &CTest, last: Timestamp, now: Timestamp) -> Option<Timestamp> {
+    let answer = |days: i64| passes_value(test, &Value::Integer(days));
+    let today = days_since(last, now);
+    let mut bounds: Vec<i64> = Vec::new();
+    let mut bound = |v: &Value, after: bool| {
+        if let Value::Integer(n) = v {
+            bounds.push(if after { n.saturating_add(1) } else { *n });
+        }
+    };
+    match test {
+        CTest::Eq(v) => {
+            bound(v, false);
+            bound(v, true);
+        }
+        CTest::In(vs) => {
+            for v in vs {
+                bound(v, false);
+                bound(v, true);
+            }
+        }
+        CTest::Range { min, max } => {
+            if let Some((v, inclusive)) = min {
+                bound(v, !inclusive);
+            }
+            if let Some((v, inclusive)) = max {
+                bound(v, *inclusive);
+            }
+        }
+        _ => {}
     }
+    bounds.sort_unstable();
+    let at = bounds
+        .into_iter()
+        .find(|&d| d > today && answer(d) != answer(today))?;
+    last.checked_add_millis(at.checked_mul(MILLIS_PER_DAY)?)
+        .ok()
 }
 
 /// Whether a leaf reads RFM runs (re-checked for everyone at each run).
@@ -114,21 +160,47 @@ pub(crate) fn next_change(
             then,
             ..
         } => earliest(windowed(first, *window), arriving(then)),
-        Node::Computed { index, .. } => schema.computed_rules().get(*index).and_then(|rule| {
-            computed::next_change(std::slice::from_ref(rule), h, Some(now), texts)
+        Node::Computed { index, test } => schema.computed_rules().get(*index).and_then(|rule| {
+            let events = computed::next_change(std::slice::from_ref(rule), h, Some(now), texts);
+            let threshold = if rule.op == Op::DaysSince {
+                match computed::recompute(rule, h, Some(now), texts, Zone::default()) {
+                    Acc::Pick(Some(key)) => days_since_crossing(test, key.0, now),
+                    _ => None,
+                }
+            } else {
+                None
+            };
+            earliest(events, threshold)
         }),
         _ => None,
     }
 }
 
 impl Materialized {
-    /// An empty materialization of `leaf`.
-    pub(crate) fn new(leaf: Node) -> Self {
+    /// An empty materialization of `leaf`, which reads `reads`.
+    pub(crate) fn new(leaf: Node, reads: Reads) -> Self {
         Materialized {
             leaf,
             members: RoaringBitmap::new(),
             due: BTreeSet::new(),
             due_of: Vec::new(),
+            users: 0,
+            reads,
+        }
+    }
+
+    /// One more registered segment reads it.
+    pub(crate) fn acquire(&mut self) {
+        self.users += 1;
+    }
+
+    /// One registered segment fewer reads it; the last one to go empties it.
+    pub(crate) fn release(&mut self) {
+        self.users = self.users.saturating_sub(1);
+        if self.users == 0 {
+            self.members = RoaringBitmap::new();
+            self.due.clear();
+            self.due_of = Vec::new();
         }
     }
 
@@ -171,6 +243,11 @@ impl Materialized {
             out.push(p);
         }
         out
+    }
+
+    /// The profiles scheduled, by the instant their answer can next change.
+    pub(crate) fn due(&self) -> &BTreeSet<(Timestamp, ProfileId)> {
+        &self.due
     }
 
     /// The instant `p` is due (for checks).

@@ -24,8 +24,8 @@
 //!     .and(event("add_to_cart").in_window(Window::LastDays(7)).at_least(1));
 //! let plan = engine.compile(&germans_with_carts)?;
 //! assert_eq!(engine.count(&plan)?, 1);
-//! engine.define_segment("germans", trait_("country").eq("DE"))?;
-//! assert_eq!(engine.segment_count("germans")?, 2);
+//! let germans = engine.register_segment("germans", trait_("country").eq("DE"))?;
+//! assert_eq!(engine.segment_count(germans)?, 2);
 //! # Ok::<(), audience::Error>(())
 //! ```
 

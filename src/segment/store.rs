@@ -1,156 +1,137 @@
-//! Named segments (compiled once, members cached until the data changes) and the bitmap of
-//! live profiles every complement is taken against.
-
-use std::sync::Mutex;
+//! Registered segments (compiled once, members kept current by real time), the bitmap of
+//! live profiles every complement is taken against, the materialized conditions they
+//! share, and the queue of changes for the host.
 
 use roaring::RoaringBitmap;
 
+use crate::ids::SegmentId;
+use crate::realtime::{Reads, SegmentChange};
 use crate::segment::compile::{Node, Plan};
 use crate::segment::expr::Expr;
 use crate::segment::materialize::Materialized;
 
-/// One named segment.
+/// One registered segment.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Named {
+pub(crate) struct Registered {
     pub(crate) name: String,
     pub(crate) expr: Expr,
     pub(crate) plan: Plan,
     /// Whether its members depend on the clock (directly or through segments it names).
     pub(crate) reads_clock: bool,
+    /// What its own conditions read (not those of the segments it names).
+    pub(crate) reads: Reads,
+    /// The segments it names, by position.
+    pub(crate) refs: Vec<usize>,
+    /// The materialized conditions it reads, by position.
+    pub(crate) leaves: Vec<usize>,
+    /// Its members, kept current.
+    pub(crate) members: RoaringBitmap,
 }
 
-/// Named segments, the live profiles, and a cache of members.
-#[derive(Debug, Default)]
+/// Registered segments, live profiles, materialized conditions and queued changes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct SegmentStore {
-    named: Vec<Named>,
+    /// By [`SegmentId`]; `None` once unregistered (ids are never reused).
+    slots: Vec<Option<Registered>>,
     /// Live profile ids.
     pub(crate) live: RoaringBitmap,
-    /// Bumped by every change of data, clock or RFM runs: cached members older than it are
-    /// stale.
-    generation: u64,
-    /// Per named segment: the generation its cached members were computed at.
-    cache: Mutex<Vec<Option<(u64, RoaringBitmap)>>>,
-    /// Event and sequence conditions of named segments, kept as bitmaps.
+    /// Conditions of registered segments, kept as bitmaps (shared between segments).
     pub(crate) materialized: Vec<Materialized>,
+    /// Changes not yet drained by the host.
+    pub(crate) changes: Vec<SegmentChange>,
 }
-
-impl Clone for SegmentStore {
-    fn clone(&self) -> Self {
-        SegmentStore {
-            named: self.named.clone(),
-            live: self.live.clone(),
-            generation: self.generation,
-            cache: Mutex::new(Vec::new()),
-            materialized: self.materialized.clone(),
-        }
-    }
-}
-
-/// Two stores are equal when their definitions and live profiles are; caches do not count.
-impl PartialEq for SegmentStore {
-    fn eq(&self, other: &Self) -> bool {
-        self.named == other.named
-            && self.live == other.live
-            && self.materialized == other.materialized
-    }
-}
-
-impl Eq for SegmentStore {}
 
 impl SegmentStore {
-    /// The names defined so far, in definition order.
-    pub(crate) fn names(&self) -> Vec<String> {
-        self.named.iter().map(|n| n.name.clone()).collect()
+    /// The names of the slots (`None` for unregistered ones), for compiling.
+    pub(crate) fn names(&self) -> Vec<Option<String>> {
+        self.slots
+            .iter()
+            .map(|s| s.as_ref().map(|r| r.name.clone()))
+            .collect()
     }
 
-    /// The position of segment `name`.
+    /// The registered segment called `name`.
     pub(crate) fn position(&self, name: &str) -> Option<usize> {
-        self.named.iter().position(|n| n.name == name)
+        self.slots
+            .iter()
+            .position(|s| s.as_ref().is_some_and(|r| r.name == name))
     }
 
-    /// The named segment at `i`.
-    pub(crate) fn get(&self, i: usize) -> Option<&Named> {
-        self.named.get(i)
+    /// The registered segment at `i`.
+    pub(crate) fn get(&self, i: usize) -> Option<&Registered> {
+        self.slots.get(i).and_then(Option::as_ref)
     }
 
-    /// The plan of the named segment at `i`.
-    pub(crate) fn plan(&self, i: usize) -> Option<&Plan> {
-        self.named.get(i).map(|n| &n.plan)
+    /// The registered segment at `i`, mutably.
+    pub(crate) fn get_mut(&mut self, i: usize) -> Option<&mut Registered> {
+        self.slots.get_mut(i).and_then(Option::as_mut)
     }
 
-    /// The materialized leaf at `i`.
+    /// The number of slots (registered and unregistered).
+    pub(crate) fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The registered segments, by position, in id order.
+    pub(crate) fn registered(&self) -> impl Iterator<Item = (usize, &Registered)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|r| (i, r)))
+    }
+
+    /// The materialized leaf at `i`, when some registered segment still reads it.
     pub(crate) fn materialized(&self, i: usize) -> Option<&Materialized> {
-        self.materialized.get(i)
+        self.materialized.get(i).filter(|m| m.users > 0)
     }
 
-    /// The materialized leaves, in order.
-    pub(crate) fn materialized_leaves(&self) -> Vec<Node> {
-        self.materialized.iter().map(|m| m.leaf.clone()).collect()
+    /// The materialized leaves, in order; `None` for those no segment reads any more.
+    pub(crate) fn materialized_leaves(&self) -> Vec<Option<Node>> {
+        self.materialized
+            .iter()
+            .map(|m| (m.users > 0).then(|| m.leaf.clone()))
+            .collect()
     }
 
     /// Whether `node` reads the clock, looking through the segments it names.
     pub(crate) fn reads_clock(&self, node: &Node) -> bool {
         match node {
-            Node::Segment(i) => self.named.get(*i).is_some_and(|n| n.reads_clock),
+            Node::Segment(i) => self.get(*i).is_some_and(|n| n.reads_clock),
             Node::And(c) | Node::Or(c) => c.iter().any(|n| self.reads_clock(n)),
             Node::Not(c) => self.reads_clock(c),
             other => other.reads_clock(),
         }
     }
 
-    /// Adds a segment (the caller checked the name is new).
-    pub(crate) fn define(&mut self, name: String, expr: Expr, plan: Plan) {
-        let reads_clock = self.reads_clock(&plan.root);
-        self.named.push(Named {
-            name,
-            expr,
-            plan,
-            reads_clock,
-        });
+    /// Adds a registered segment; returns its id.
+    pub(crate) fn register(&mut self, segment: Registered) -> SegmentId {
+        self.slots.push(Some(segment));
+        SegmentId(u32::try_from(self.slots.len() - 1).unwrap_or(u32::MAX))
     }
 
-    /// Every cached member list is stale from now on.
-    pub(crate) fn touch(&mut self) {
-        self.generation = self.generation.wrapping_add(1);
-    }
-
-    /// The cached members of segment `i`, if current.
-    pub(crate) fn cached(&self, i: usize) -> Option<RoaringBitmap> {
-        let cache = self.cache.lock().ok()?;
-        match cache.get(i) {
-            Some(Some((generation, members))) if *generation == self.generation => {
-                Some(members.clone())
-            }
-            _ => None,
-        }
-    }
-
-    /// Caches the members of segment `i` at the current generation.
-    pub(crate) fn remember(&self, i: usize, members: &RoaringBitmap) {
-        if let Ok(mut cache) = self.cache.lock() {
-            if cache.len() <= i {
-                cache.resize(i + 1, None);
-            }
-            if let Some(slot) = cache.get_mut(i) {
-                *slot = Some((self.generation, members.clone()));
+    /// Removes the segment at `i`; its materialized leaves lose a user each.
+    pub(crate) fn unregister(&mut self, i: usize) -> Option<Registered> {
+        let gone = self.slots.get_mut(i)?.take()?;
+        for &leaf in &gone.leaves {
+            if let Some(m) = self.materialized.get_mut(leaf) {
+                m.release();
             }
         }
+        Some(gone)
     }
 
-    /// Estimated heap bytes (definitions are small; the live bitmap and cached members).
+    /// Estimated heap bytes: the live bitmap, members, materialized leaves and the queue.
     pub(crate) fn heap_bytes(&self) -> usize {
-        let cached = self.cache.lock().map_or(0, |c| {
-            c.iter()
-                .flatten()
-                .map(|(_, b)| b.serialized_size())
-                .sum::<usize>()
-        });
         self.live.serialized_size()
-            + cached
+            + self
+                .registered()
+                .map(|(_, r)| r.members.serialized_size())
+                .sum::<usize>()
             + self
                 .materialized
                 .iter()
                 .map(Materialized::heap_bytes)
                 .sum::<usize>()
+            + self.changes.capacity() * std::mem::size_of::<SegmentChange>()
     }
 }

@@ -9,6 +9,7 @@
 //! ```
 
 use crate::error::SegmentError;
+use crate::ids::SegmentId;
 use crate::money::{Currency, Money};
 use crate::record::Value;
 use crate::record::{EventInput, Record};
@@ -239,7 +240,7 @@ pub fn schema() -> Schema {
 pub const EU: [&str; 8] = ["DE", "FR", "ES", "IT", "NL", "SE", "PL", "IE"];
 
 /// WORKLOAD.md's queries Q1–Q10 as expressions, in order. Q8–Q10 name Q3, Q4, Q6 and Q7,
-/// so define them as named segments in this order (see [`define_queries`]).
+/// so register them in this order (see [`register_queries`]).
 pub fn queries() -> Vec<(&'static str, Expr)> {
     let usd = Currency::new("USD").ok();
     let q7_sum = usd.map_or(Test::Gt(Value::Integer(50_000)), |c| {
@@ -302,15 +303,15 @@ pub fn queries() -> Vec<(&'static str, Expr)> {
     ]
 }
 
-/// Defines Q1–Q10 as named segments of `engine`.
+/// Registers Q1–Q10 as segments of `engine` (its clock set); returns their ids in order.
 ///
 /// # Errors
-/// [`SegmentError`] when the engine's schema is not [`schema`]'s.
-pub fn define_queries(engine: &mut Engine) -> Result<(), SegmentError> {
-    for (name, expr) in queries() {
-        engine.define_segment(name, expr)?;
-    }
-    Ok(())
+/// [`SegmentError`] when the engine's schema is not [`schema`]'s or its clock is unset.
+pub fn register_queries(engine: &mut Engine) -> Result<Vec<SegmentId>, SegmentError> {
+    queries()
+        .into_iter()
+        .map(|(name, expr)| engine.register_segment(name, expr))
+        .collect()
 }
 
 /// The counts of Q1–Q10 at N = 10,000 and 1,000,000 (WORKLOAD.md §5).
@@ -461,9 +462,10 @@ mod tests {
         for p in generate(42, 10_000) {
             engine.ingest(&p.to_record()).unwrap();
         }
-        define_queries(&mut engine).unwrap();
-        let counts: Vec<u64> = (1..=10)
-            .map(|i| engine.segment_count(&format!("Q{i}")).unwrap())
+        let ids = register_queries(&mut engine).unwrap();
+        let counts: Vec<u64> = ids
+            .iter()
+            .map(|&id| engine.segment_count(id).unwrap())
             .collect();
         assert_eq!(counts, QUERY_COUNTS_10K);
         // The row evaluator agrees on every profile, for every query.
