@@ -14,6 +14,8 @@ mod computed_model;
 mod events;
 mod identity;
 mod props;
+mod realtime;
+mod realtime_props;
 mod rfm;
 mod rfm_model;
 mod segments;

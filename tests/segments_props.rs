@@ -17,7 +17,7 @@ fn usd(cents: i64) -> Money {
 }
 
 #[derive(Clone, Debug)]
-struct Person {
+pub(crate) struct Person {
     user: u8,
     anon: Option<u8>,
     country: Option<&'static str>,
@@ -26,7 +26,7 @@ struct Person {
     events: Vec<(&'static str, i64, i64, &'static str)>,
 }
 
-fn person() -> impl Strategy<Value = Person> {
+pub(crate) fn person() -> impl Strategy<Value = Person> {
     (
         0u8..12,
         prop::option::of(0u8..6),
@@ -53,7 +53,7 @@ fn person() -> impl Strategy<Value = Person> {
         })
 }
 
-fn test_schema() -> Schema {
+pub(crate) fn test_schema() -> Schema {
     let mut def = Schema::retail_default().def().clone();
     def.computed.push(
         audience::schema::ComputedDef::new(
@@ -63,6 +63,11 @@ fn test_schema() -> Schema {
         )
         .window(Window::LastDays(10)),
     );
+    def.computed.push(audience::schema::ComputedDef::new(
+        "days_since_order",
+        audience::schema::EventFilter::kind("order_completed"),
+        audience::schema::Computation::DaysSince,
+    ));
     Schema::from_def(def).unwrap()
 }
 
@@ -80,7 +85,7 @@ fn engine_of(people: &[Person]) -> Engine {
 }
 
 /// Ingests a person's record (refused records, e.g. over a limit, are skipped).
-fn ingest_person(e: &mut Engine, i: usize, p: &Person) {
+pub(crate) fn ingest_person(e: &mut Engine, i: usize, p: &Person) {
     let mut b = Record::builder(t(i as i64), "web").identifier("user_id", format!("u{}", p.user));
     if let Some(a) = p.anon {
         b = b.identifier("anonymous_id", format!("a{a}"));
@@ -135,6 +140,8 @@ fn leaf() -> impl Strategy<Value = Expr> {
         prop::sample::select(vec!["jazz", "soul", "rock"])
             .prop_map(|i| trait_("interests").contains(i)),
         (0i64..4).prop_map(|k| computed("orders_10d").ge(k)),
+        (0i64..20, 0i64..10).prop_map(|(d, w)| computed("days_since_order").between(d, d + w)),
+        (0i64..20).prop_map(|d| computed("days_since_order").eq(d)),
         (kinds.clone(), window.clone(), 0u64..3)
             .prop_map(|(k, w, n)| event(k).in_window(w).at_least(n)),
         (window.clone(), 0u64..2)
@@ -177,7 +184,7 @@ fn leaf() -> impl Strategy<Value = Expr> {
     ]
 }
 
-fn expr() -> impl Strategy<Value = Expr> {
+pub(crate) fn expr() -> impl Strategy<Value = Expr> {
     leaf().prop_recursive(4, 24, 4, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Expr::And),

@@ -28,18 +28,19 @@ pub(crate) enum Dirty<'a> {
     Rfm,
 }
 
-/// Whether `expr` names segment `name` anywhere.
-fn names_segment(expr: &Expr, name: &str) -> bool {
+/// The segment names `expr` mentions.
+fn named_segments(expr: &Expr) -> Vec<&str> {
+    let mut names = Vec::new();
     let mut stack = vec![expr];
     while let Some(e) = stack.pop() {
         match e {
-            Expr::Segment(n) if n == name => return true,
+            Expr::Segment(n) => names.push(n.as_str()),
             Expr::And(c) | Expr::Or(c) => stack.extend(c),
             Expr::Not(c) => stack.push(c),
             _ => {}
         }
     }
-    false
+    names
 }
 
 /// The distinct positions of the nodes `pick` selects, ascending.
@@ -101,7 +102,7 @@ impl Engine {
         if self.segments.position(name).is_some() {
             return Err(SegmentError::Duplicate(name.to_string()));
         }
-        if names_segment(&expr, name) {
+        if named_segments(&expr).contains(&name) {
             return Err(SegmentError::Cycle(name.to_string()));
         }
         let mut plan = self.compile(&expr)?;
@@ -130,10 +131,13 @@ impl Engine {
         for &i in &leaves {
             self.acquire_materialized(i);
         }
-        let refs = positions(&plan.root, |n| match n {
-            Node::Segment(i) => Some(*i),
-            _ => None,
-        });
+        // From the expression, not the plan: a name simplified away still holds.
+        let mut refs: Vec<usize> = named_segments(&expr)
+            .iter()
+            .filter_map(|n| self.segments.position(n))
+            .collect();
+        refs.sort_unstable();
+        refs.dedup();
         let materialized = &self.segments.materialized;
         let reads = reads_of(&plan.root, &self.schema, &|i| {
             materialized.get(i).map(|m| &m.leaf)
