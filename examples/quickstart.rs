@@ -8,15 +8,21 @@
 //! six computed traits, ingests two years of the shop's records from web, app, crm and pos
 //! while the clock follows them, and prints what the engine holds: profiles, merges,
 //! dropped identifiers by reason, events, the ingest rate, computed traits over everyone,
-//! the sizes of the RFM segments (classic and engagement), and one profile.
+//! the sizes of the RFM segments (classic and engagement), a short live feed — registered
+//! segments reporting entries and exits as records arrive and `next_deadline` drives the
+//! clock — and one profile.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use audience::schema::{Computation, ComputedDef, EventFilter, Field, Schema};
+use audience::segment::{EventSpec, Expr, Sequence, computed as computed_trait};
 use audience::workload::shop::{HOUSEHOLD_EMAIL, ShopParams, generate};
-use audience::{ComputedValue, Currency, Engine, Error, PartOfDay, Window};
+use audience::{
+    Change, ComputedValue, Currency, Engine, Error, EventInput, Money, PartOfDay, Record,
+    SegmentChange, Timestamp, Window,
+};
 
 /// The computed traits the quickstart declares.
 fn computed(eur: Currency) -> Vec<ComputedDef> {
@@ -110,6 +116,7 @@ fn run() -> Result<(), Error> {
     );
     report_computed(&engine)?;
     report_rfm(&mut engine)?;
+    live_feed(&mut engine, eur)?;
     if let Some(p) = engine.find("user_id", "cust-7")? {
         let view = engine.profile(p)?;
         println!("\nprofile of cust-7 ({}):", view.id);
@@ -200,6 +207,106 @@ fn report_rfm(engine: &mut Engine) -> Result<(), Error> {
         for (segment, n) in engine.rfm_segment_sizes(model)? {
             println!("  {model:<12} {segment:<20} {n:>7}");
         }
+    }
+    Ok(())
+}
+
+/// Prints up to a few changes, then how many there were.
+fn print_changes(engine: &Engine, when: &str, changes: &[SegmentChange]) -> Result<(), Error> {
+    for c in changes.iter().take(4) {
+        let verb = match c.change {
+            Change::Entered => "entered",
+            Change::Exited => "exited ",
+        };
+        println!(
+            "  {when:<26} {} {verb} {:<14} ({:?})",
+            c.profile,
+            engine.segment_name(c.segment)?,
+            c.cause
+        );
+    }
+    if changes.len() > 4 {
+        println!("  {when:<26} … {} changes in all", changes.len());
+    }
+    Ok(())
+}
+
+/// Registers two journeys, feeds a few live records and lets `next_deadline` drive the
+/// clock: entries and exits print as they happen.
+fn live_feed(engine: &mut Engine, eur: Currency) -> Result<(), Error> {
+    let Some(now) = engine.now() else {
+        return Ok(());
+    };
+    let spec = |kind: &str| EventSpec {
+        kind: kind.into(),
+        conditions: vec![],
+    };
+    let abandoned = Expr::Sequence(Sequence::NoneSince {
+        first: spec("add_to_cart"),
+        window: Window::LastDays(7),
+        then: spec("order_completed"),
+    });
+    let start = Instant::now();
+    let carts = engine.register_segment("abandoned_cart", abandoned)?;
+    let lapsing = engine.register_segment(
+        "lapsing",
+        computed_trait("days_since_order").between(60i64, 89i64),
+    )?;
+    println!(
+        "
+live feed (registered 2 segments in {:.0} ms: abandoned_cart {}, lapsing {}):",
+        start.elapsed().as_secs_f64() * 1e3,
+        engine.segment_count(carts)?,
+        engine.segment_count(lapsing)?
+    );
+    let minute = |n: i64| now.checked_add_millis(n * 60_000);
+    let cart = |who: &str, at: Timestamp| {
+        Record::builder(at, "web")
+            .identifier("user_id", who)
+            .event(EventInput::new("add_to_cart", at))
+            .build()
+    };
+    let order = |who: &str, at: Timestamp| {
+        Record::builder(at, "web")
+            .identifier("user_id", who)
+            .event(
+                EventInput::new("order_completed", at)
+                    .property("amount", Money::new(4_990, eur))
+                    .property("category", "books"),
+            )
+            .build()
+    };
+    let feed = [
+        ("cust-7 adds to cart", cart("cust-7", minute(1)?)),
+        ("cust-8 adds to cart", cart("cust-8", minute(2)?)),
+        ("cust-7 buys", order("cust-7", minute(3)?)),
+    ];
+    engine.drain_changes();
+    for (what, record) in &feed {
+        engine.advance_time(record.timestamp)?;
+        let start = Instant::now();
+        engine.ingest(record)?;
+        let took = start.elapsed();
+        let changes = engine.drain_changes();
+        print_changes(
+            engine,
+            &format!("{what} ({:.0} us)", took.as_secs_f64() * 1e6),
+            &changes,
+        )?;
+    }
+    for _ in 0..4 {
+        let Some(deadline) = engine.next_deadline() else {
+            break;
+        };
+        let start = Instant::now();
+        engine.advance_time(deadline)?;
+        let took = start.elapsed();
+        let changes = engine.drain_changes();
+        print_changes(
+            engine,
+            &format!("clock {deadline} ({:.1} ms)", took.as_secs_f64() * 1e3),
+            &changes,
+        )?;
     }
     Ok(())
 }

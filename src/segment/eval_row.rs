@@ -3,7 +3,7 @@
 
 use crate::engine::Engine;
 use crate::event::computed_value::ComputedValue;
-use crate::event::store::{EventRef, PropValue};
+use crate::event::store::{EventHistory, EventRef, PropValue};
 use crate::event::text::TextPool;
 use crate::ids::{ProfileId, TraitId};
 use crate::money::Money;
@@ -12,7 +12,7 @@ use crate::profile::merge::Aggregate;
 use crate::record::Value;
 use crate::segment::compile::{CTest, Filter, Node};
 use crate::segment::sample;
-use crate::time::Timestamp;
+use crate::time::{Timestamp, Window};
 
 /// A trait's current value, borrowed where it can be.
 pub(crate) enum Current<'a> {
@@ -118,6 +118,17 @@ fn prop_equals(texts: &TextPool, stored: PropValue, v: &Value) -> bool {
     }
 }
 
+/// The events of `h` that can lie in `window` at `now` (a range found by binary search;
+/// callers still test `window.contains`).
+pub(crate) fn in_window(
+    h: &EventHistory,
+    window: Window,
+    now: Timestamp,
+) -> impl DoubleEndedIterator<Item = EventRef<'_>> + '_ {
+    let from = window.start(now).map_or(0, |s| h.first_at_or_after(s));
+    h.range(from..h.first_after(now))
+}
+
 /// Whether an event matches a filter.
 pub(crate) fn matches_filter(texts: &TextPool, filter: &Filter, e: &EventRef<'_>) -> bool {
     e.kind() == filter.kind
@@ -172,7 +183,7 @@ impl Engine {
             } => {
                 let mut count = 0u64;
                 let mut total = 0i128;
-                for e in profile.events.iter() {
+                for e in in_window(&profile.events, *window, now) {
                     if !window.contains(e.at(), now) || !matches_filter(&self.texts, filter, &e) {
                         continue;
                     }
@@ -189,13 +200,13 @@ impl Engine {
                 window,
                 then,
             } => {
-                let last_first = profile.events.iter().rev().find(|e| {
+                let h = &profile.events;
+                let last_first = in_window(h, *window, now).rev().find(|e| {
                     window.contains(e.at(), now) && matches_filter(&self.texts, first, e)
                 });
                 last_first.is_some_and(|a| {
-                    !profile.events.iter().any(|b| {
-                        b.at() >= a.at() && b.at() <= now && matches_filter(&self.texts, then, &b)
-                    })
+                    !h.range(h.first_at_or_after(a.at())..h.first_after(now))
+                        .any(|b| matches_filter(&self.texts, then, &b))
                 })
             }
             Node::Then {

@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 
 use roaring::RoaringBitmap;
+use smallvec::SmallVec;
 
 use crate::event::computed::{self, Acc};
 use crate::event::store::EventHistory;
@@ -16,7 +17,7 @@ use crate::realtime::Reads;
 use crate::record::Value;
 use crate::schema::{Op, Schema};
 use crate::segment::compile::{CTest, Filter, Node};
-use crate::segment::eval_row::{matches_filter, passes_value};
+use crate::segment::eval_row::{in_window, matches_filter, passes_value};
 use crate::time::{MILLIS_PER_DAY, Timestamp, Window, days_since};
 use crate::zone::Zone;
 
@@ -131,30 +132,89 @@ pub(crate) fn next_change(
     texts: &TextPool,
     now: Timestamp,
 ) -> Option<Timestamp> {
-    let windowed = |filter: &Filter, window: Window| {
-        h.iter()
-            .filter(|e| matches_filter(texts, filter, e))
-            .filter_map(|e| crossing(window, e.at(), now))
-            .min()
-    };
     let arriving = |filter: &Filter| {
-        h.iter()
-            .filter(|e| e.at() > now && matches_filter(texts, filter, e))
+        h.range(h.first_after(now)..h.len())
+            .find(|e| matches_filter(texts, filter, e))
             .map(|e| e.at())
-            .min()
     };
     let earliest = |a: Option<Timestamp>, b: Option<Timestamp>| match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
+    // The first instant a matching event enters or leaves `window`: the next arrival
+    // (inside the window's bounds) or the exit of the oldest event inside a trailing one.
+    let windowed = |filter: &Filter, window: Window| {
+        let arrival = h
+            .range(h.first_after(now)..h.len())
+            .find(|e| {
+                let bounded = match window {
+                    Window::Between { from, to } => from <= e.at() && e.at() < to,
+                    _ => true,
+                };
+                bounded && matches_filter(texts, filter, e)
+            })
+            .map(|e| e.at());
+        let exit = match window {
+            Window::LastDays(_) => in_window(h, window, now)
+                .find(|e| window.contains(e.at(), now) && matches_filter(texts, filter, e))
+                .and_then(|e| crossing(window, e.at(), now)),
+            _ => None,
+        };
+        earliest(arrival, exit)
+    };
+    // The times of the events matching `filter` inside `window`, oldest first, and the
+    // window's span when its events leave it (a trailing window).
+    let inside = |filter: &Filter, window: Window| {
+        let from = window.start(now).map_or(0, |s| h.first_at_or_after(s));
+        let times: SmallVec<[Timestamp; 16]> = h
+            .range(from..h.first_after(now))
+            .filter(|e| window.contains(e.at(), now) && matches_filter(texts, filter, e))
+            .map(|e| e.at())
+            .collect();
+        let span = match window {
+            Window::LastDays(days) => Some(i64::from(days).saturating_mul(MILLIS_PER_DAY)),
+            _ => None,
+        };
+        (times, span)
+    };
+    let leaves = |at: Option<&Timestamp>, span: Option<i64>| {
+        at.zip(span)
+            .and_then(|(at, span)| at.checked_add_millis(span).ok())
+    };
     match leaf {
+        // A count test flips only when the count crosses a bound: as events leave the
+        // window that is the exit of one particular event; otherwise an arrival.
+        Node::Event {
+            filter,
+            window,
+            at_least,
+            at_most,
+            sum: None,
+        } => {
+            let (times, span) = inside(filter, *window);
+            let count = times.len() as u64;
+            let nth_exit =
+                |i: u64| leaves(usize::try_from(i).ok().and_then(|i| times.get(i)), span);
+            let member = count >= *at_least && at_most.is_none_or(|m| count <= m);
+            let exit = match *at_most {
+                _ if member && *at_least > 0 => nth_exit(count - at_least),
+                Some(m) if !member && count > m && *at_least <= m => nth_exit(count - m - 1),
+                _ => None,
+            };
+            earliest(exit, arriving(filter))
+        }
         Node::Event { filter, window, .. } => windowed(filter, *window),
+        // Only the latest "first" event matters: when it leaves, every earlier one has.
         Node::NoneSince {
             first,
             window,
             then,
+        } => {
+            let (times, span) = inside(first, *window);
+            let exit = leaves(times.last(), span);
+            earliest(exit, earliest(arriving(first), arriving(then)))
         }
-        | Node::Then {
+        Node::Then {
             first,
             window,
             then,

@@ -97,6 +97,10 @@ impl SegmentStore {
     pub(crate) fn reads_clock(&self, node: &Node) -> bool {
         match node {
             Node::Segment(i) => self.get(*i).is_some_and(|n| n.reads_clock),
+            Node::Materialized(i) => self
+                .materialized
+                .get(*i)
+                .is_some_and(|m| m.leaf.reads_clock()),
             Node::And(c) | Node::Or(c) => c.iter().any(|n| self.reads_clock(n)),
             Node::Not(c) => self.reads_clock(c),
             other => other.reads_clock(),
