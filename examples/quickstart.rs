@@ -20,7 +20,7 @@ use audience::schema::{Computation, ComputedDef, EventFilter, Field, Schema};
 use audience::segment::{EventSpec, Expr, Sequence, computed as computed_trait};
 use audience::workload::shop::{HOUSEHOLD_EMAIL, ShopParams, generate};
 use audience::{
-    Change, ComputedValue, Currency, Engine, Error, EventInput, Money, PartOfDay, Record,
+    Cause, Change, ComputedValue, Currency, Engine, Error, EventInput, Money, PartOfDay, Record,
     SegmentChange, Timestamp, Window,
 };
 
@@ -218,15 +218,21 @@ fn print_changes(engine: &Engine, when: &str, changes: &[SegmentChange]) -> Resu
             Change::Entered => "entered",
             Change::Exited => "exited ",
         };
+        let cause = match &c.cause {
+            Cause::Record(r) => format!("record {r}"),
+            Cause::Merge { retired, .. } => format!("merge of {retired}"),
+            Cause::RfmRun { model, .. } => format!("{model} RFM run"),
+            Cause::Clock { .. } => "clock".into(),
+            other => format!("{other:?}"),
+        };
         println!(
-            "  {when:<26} {} {verb} {:<14} ({:?})",
+            "  {when:<30} {} {verb} {:<14} ({cause})",
             c.profile,
             engine.segment_name(c.segment)?,
-            c.cause
         );
     }
     if changes.len() > 4 {
-        println!("  {when:<26} … {} changes in all", changes.len());
+        println!("  {when:<30} … {} changes in all", changes.len());
     }
     Ok(())
 }
@@ -284,6 +290,8 @@ live feed (registered 2 segments in {:.0} ms: abandoned_cart {}, lapsing {}):",
     engine.drain_changes();
     for (what, record) in &feed {
         engine.advance_time(record.timestamp)?;
+        let moved = engine.drain_changes();
+        print_changes(engine, &format!("clock {}", record.timestamp), &moved)?;
         let start = Instant::now();
         engine.ingest(record)?;
         let took = start.elapsed();

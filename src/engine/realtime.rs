@@ -241,7 +241,7 @@ impl Engine {
     /// Hands the queued entries and exits to the host and empties the queue. Changes come
     /// in the order of the calls that caused them; within one record or call, by
     /// (segment id, profile id). Each is a net change: a profile that entered and left
-    /// within one record or call is not reported.
+    /// within one record or call is not reported. The queue grows until drained.
     pub fn drain_changes(&mut self) -> Vec<SegmentChange> {
         std::mem::take(&mut self.segments.changes)
     }
@@ -284,7 +284,8 @@ impl Engine {
             return;
         }
         let now = self.clock.now().unwrap_or(Timestamp::MIN);
-        let mut moved: Vec<SmallVec<[u32; 4]>> = vec![SmallVec::new(); slots];
+        // The segments whose members moved in this call, with the profiles that moved.
+        let mut moved: SmallVec<[(usize, SmallVec<[u32; 4]>); 4]> = SmallVec::new();
         for i in 0..slots {
             let Some(seg) = self.segments.get(i) else {
                 continue;
@@ -304,8 +305,8 @@ impl Engine {
                 }
                 Dirty::Rfm => everyone = seg.reads.rfm,
             }
-            for &r in &seg.refs {
-                candidates.extend(moved.get(r).into_iter().flatten().copied());
+            for (_, ids) in moved.iter().filter(|(m, _)| seg.refs.contains(m)) {
+                candidates.extend(ids.iter().copied());
             }
             if !everyone && candidates.is_empty() {
                 continue;
@@ -361,8 +362,8 @@ impl Engine {
                     .collect();
                 self.segments.changes.extend(changes);
             }
-            if let Some(slot) = moved.get_mut(i) {
-                *slot = changed;
+            if !changed.is_empty() {
+                moved.push((i, changed));
             }
         }
     }

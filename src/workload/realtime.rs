@@ -132,7 +132,7 @@ pub fn live_records(seed: u64, profiles: u32, n: usize, at: Timestamp) -> Vec<Re
                     })
                 }
                 7 => b.event(EventInput::new("email_open", at)),
-                8 => b.trait_value("consent_email", rng.next_u64() % 2 == 0),
+                8 => b.trait_value("consent_email", rng.next_u64().is_multiple_of(2)),
                 _ => b.trait_value(
                     "ltv_minor",
                     i64::try_from(rng.next_u64() % 2_000_000).unwrap_or(0),
