@@ -47,6 +47,7 @@
 #![deny(missing_docs)]
 
 mod dedup;
+mod due;
 mod engine;
 mod error;
 mod event;

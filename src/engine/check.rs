@@ -36,17 +36,13 @@ impl Engine {
                 self.segments.live.len()
             ));
         }
-        let scheduled = self
-            .profiles
-            .iter_live()
-            .filter(|(_, p)| p.due.is_some())
-            .count();
-        if scheduled != self.due.len() {
-            return Err(format!(
-                "{} profiles scheduled but {} queue entries",
-                scheduled,
-                self.due.len()
-            ));
+        self.due.internal_validate()?;
+        if let Some((_, p)) = self
+            .due
+            .iter_scheduled()
+            .find(|(_, p)| self.profiles.get(*p).is_none())
+        {
+            return Err(format!("{p} is scheduled but not live"));
         }
         for m in &self.merges {
             if !self.is_retired(m.retired) || m.survivor >= m.retired {

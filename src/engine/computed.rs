@@ -48,18 +48,9 @@ impl Engine {
         if self.schema.computed_rules().is_empty() {
             return;
         }
-        let mut due = Vec::new();
-        while let Some(&(at, p)) = self.due.first() {
-            if at > to {
-                break;
-            }
-            self.due.pop_first();
-            due.push(p);
-        }
+        let due = self.due.take_until(to);
         for p in due {
             self.update_computed(p, |rules, profile, texts, _| {
-                // Popped from the queue above.
-                profile.due = None;
                 let zones: Vec<Zone> = rules.iter().map(|rule| zone(rule, profile)).collect();
                 for ((rule, acc), z) in rules.iter().zip(profile.computed.iter_mut()).zip(zones) {
                     match old {
@@ -142,22 +133,7 @@ impl Engine {
                 &self.texts,
             )
         };
-        if profile.due != next {
-            if let Some(old) = profile.due {
-                self.due.remove(&(old, p));
-            }
-            if let Some(new) = next {
-                self.due.insert((new, p));
-            }
-            profile.due = next;
-        }
-    }
-
-    /// Takes a retired profile out of the queue.
-    pub(crate) fn unschedule(&mut self, p: ProfileId, due: Option<Timestamp>) {
-        if let Some(at) = due {
-            self.due.remove(&(at, p));
-        }
+        self.due.set(p, next);
     }
 
     /// The current value of computed trait `name` of profile `id` (or the survivor it was
@@ -210,8 +186,8 @@ impl Engine {
             }
         }
         let next = computed::next_change(rules, &p.events, self.clock.now(), &self.texts);
-        if next != p.due || next.is_some_and(|t| !self.due.contains(&(t, id))) {
-            return Err(format!("{id}: due time {:?} != {next:?}", p.due));
+        if next != self.due.get(id) {
+            return Err(format!("{id}: due time {:?} != {next:?}", self.due.get(id)));
         }
         Ok(())
     }

@@ -15,7 +15,7 @@ use crate::ids::ProfileId;
 use crate::profile::Profile;
 use crate::segment::compile::Node;
 use crate::segment::eval_row::{Current, computed_as_value, passes};
-use crate::segment::materialize::next_change;
+use crate::segment::materialize::{Materialized, next_change};
 use crate::time::Timestamp;
 
 /// Marks a candidate that is a profile's next instant rather than a queue entry.
@@ -53,17 +53,17 @@ impl Engine {
             .materialized
             .iter()
             .filter(|m| m.users > 0 && m.reads.clock)
-            .map(|m| m.due().iter())
+            .map(Materialized::due)
             .collect();
         let mut heap = BinaryHeap::new();
         for (q, queue) in queues.iter_mut().enumerate() {
-            if let Some(&(t, p)) = queue.next() {
+            if let Some((t, p)) = queue.next() {
                 heap.push(Reverse((t, p, q)));
             }
         }
         let mut last = None;
         while let Some(Reverse((t, p, source))) = heap.pop() {
-            if let Some(&(t2, p2)) = queues.get_mut(source).and_then(Iterator::next) {
+            if let Some((t2, p2)) = queues.get_mut(source).and_then(Iterator::next) {
                 heap.push(Reverse((t2, p2, source)));
             }
             if last == Some((t, p)) || t <= now {

@@ -498,7 +498,7 @@ impl Engine {
         let Some(taken) = self.profiles.retire(retired, survivor) else {
             return;
         };
-        self.unschedule(retired, taken.due);
+        self.due.set(retired, None);
         self.rfm.merge(survivor, retired);
         self.segments.live.remove(retired.0);
         self.indexes.update_all(retired, None);

@@ -81,7 +81,12 @@ impl Engine {
 
     /// Takes retired profile `p` out of every materialized leaf.
     pub(crate) fn retire_materialized(&mut self, p: ProfileId) {
-        for m in &mut self.segments.materialized {
+        for m in self
+            .segments
+            .materialized
+            .iter_mut()
+            .filter(|m| m.users > 0)
+        {
             m.set(p, false, None);
         }
     }
@@ -104,17 +109,31 @@ impl Engine {
 
     /// Re-checks the profiles whose answers can change by the clock's move to `to` (the
     /// clock is already there); returns them, per leaf.
+    ///
+    /// The re-checks run profile by profile (all leaves due for one profile together), so
+    /// each profile's events are read from memory once, not once per leaf.
     pub(crate) fn advance_materialized(&mut self, to: Timestamp) -> Vec<Vec<ProfileId>> {
-        let mut due_per_leaf = Vec::with_capacity(self.segments.materialized.len());
-        for i in 0..self.segments.materialized.len() {
-            let due = self
-                .segments
-                .materialized
-                .get_mut(i)
-                .map(|m| m.take_due(to))
-                .unwrap_or_default();
-            self.recheck(i, due.clone());
-            due_per_leaf.push(due);
+        let due_per_leaf: Vec<Vec<ProfileId>> = self
+            .segments
+            .materialized
+            .iter_mut()
+            .map(|m| m.take_due(to))
+            .collect();
+        let mut pairs: Vec<(ProfileId, usize)> = due_per_leaf
+            .iter()
+            .enumerate()
+            .flat_map(|(i, due)| due.iter().map(move |&p| (p, i)))
+            .collect();
+        pairs.sort_unstable();
+        let materialized = &self.segments.materialized;
+        let states: Vec<(ProfileId, usize, (bool, Option<Timestamp>))> = pairs
+            .into_iter()
+            .filter_map(|(p, i)| Some((p, i, self.leaf_state(&materialized.get(i)?.leaf, p))))
+            .collect();
+        for (p, i, (member, next)) in states {
+            if let Some(m) = self.segments.materialized.get_mut(i) {
+                m.set(p, member, next);
+            }
         }
         due_per_leaf
     }
@@ -155,6 +174,8 @@ impl Engine {
                 }
                 continue;
             }
+            m.check_queue()
+                .map_err(|e| format!("materialized leaf {i}: {e}"))?;
             let mut members = roaring::RoaringBitmap::new();
             for p in self.profile_ids() {
                 let (member, next) = self.leaf_state(&m.leaf, p);

@@ -15,8 +15,6 @@ mod segments;
 pub use report::{DroppedIdentifier, IngestReport, LoggedIdentifierView, MergeEvent, RecordView};
 pub use segments::Overlap;
 
-use std::collections::BTreeSet;
-
 use serde::{Deserialize, Serialize};
 
 use crate::dedup::Dedup;
@@ -133,7 +131,7 @@ pub struct Engine {
     dedup: Dedup,
     pub(crate) texts: TextPool,
     /// Profiles with events, under the next instant a computed trait of theirs can change.
-    due: BTreeSet<(Timestamp, ProfileId)>,
+    pub(crate) due: crate::due::DueQueue,
     /// RFM tallies and runs, per model.
     pub(crate) rfm: rfm::RfmState,
     /// Trait indexes.
@@ -161,7 +159,7 @@ impl Engine {
             merges: Vec::new(),
             merges_drained: 0,
             texts: TextPool::default(),
-            due: BTreeSet::new(),
+            due: crate::due::DueQueue::default(),
             rfm: rfm::RfmState::new(schema.rfm_rules().len()),
             segments: crate::segment::store::SegmentStore::default(),
             indexes: crate::index::TraitIndexes::new(&schema),
@@ -342,6 +340,7 @@ impl Engine {
             + self.rfm.heap_bytes()
             + self.segments.heap_bytes()
             + self.indexes.heap_bytes()
+            + self.due.heap_bytes()
             + self.merges.capacity() * std::mem::size_of::<MergeEntry>()
     }
 

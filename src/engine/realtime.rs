@@ -251,22 +251,35 @@ impl Engine {
         &self.segments.changes
     }
 
-    /// Whether live profile `p` satisfies `node`, reading the maintained bitmaps of
-    /// materialized leaves and named segments (all current for `p`).
-    fn row_live(&self, node: &Node, p: ProfileId, profile: &Profile, now: Timestamp) -> bool {
+    /// Whether live profile `p` (held by `profile`) satisfies `node`, reading the
+    /// maintained bitmaps of materialized leaves and named segments (all current for `p`).
+    /// The profile itself is only read for a leaf that needs it: a segment made of
+    /// maintained conditions answers from bitmaps alone.
+    fn row_live<'a>(
+        &'a self,
+        node: &Node,
+        p: ProfileId,
+        profile: &std::cell::OnceCell<Option<&'a Profile>>,
+        now: Timestamp,
+    ) -> bool {
+        let leaf = |leaf: &Node| {
+            profile
+                .get_or_init(|| self.profiles.get(p))
+                .is_some_and(|profile| self.row_matches(leaf, p, profile, now))
+        };
         match node {
             Node::And(c) => c.iter().all(|n| self.row_live(n, p, profile, now)),
             Node::Or(c) => c.iter().any(|n| self.row_live(n, p, profile, now)),
             Node::Not(c) => !self.row_live(c, p, profile, now),
             Node::Materialized(i) => match self.segments.materialized(*i) {
                 Some(m) => m.members.contains(p.0),
-                None => self.row_matches(node, p, profile, now),
+                None => leaf(node),
             },
             Node::Segment(i) => self
                 .segments
                 .get(*i)
                 .is_some_and(|s| s.members.contains(p.0)),
-            leaf => self.row_matches(leaf, p, profile, now),
+            other => leaf(other),
         }
     }
 
@@ -326,9 +339,7 @@ impl Engine {
                     .map(|&id| {
                         let p = ProfileId(id);
                         let member = self.segments.live.contains(id)
-                            && self.profiles.get(p).is_some_and(|profile| {
-                                self.row_live(&seg.plan.root, p, profile, now)
-                            });
+                            && self.row_live(&seg.plan.root, p, &std::cell::OnceCell::new(), now);
                         (id, member)
                     })
                     .filter(|&(id, member)| seg.members.contains(id) != member)

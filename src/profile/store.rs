@@ -23,8 +23,6 @@ pub(crate) struct Profile {
     pub(crate) events: EventHistory,
     /// Computed traits, by id (empty until the profile has an event).
     pub(crate) computed: Vec<Acc>,
-    /// The next instant a computed trait can change as time passes.
-    pub(crate) due: Option<crate::time::Timestamp>,
 }
 
 impl Profile {

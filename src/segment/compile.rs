@@ -133,7 +133,8 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Whether evaluating it needs the clock.
+    /// Whether evaluating it needs the clock: it has a window, a computed trait or a
+    /// materialized condition of its own (segments it names are not looked into).
     pub fn reads_clock(&self) -> bool {
         self.root.reads_clock()
     }

@@ -4,11 +4,9 @@
 //! reaches the next instant its answer can change (an event entering or leaving the
 //! window), found from its events and kept in a queue per leaf.
 
-use std::collections::BTreeSet;
-
 use roaring::RoaringBitmap;
-use smallvec::SmallVec;
 
+use crate::due::DueQueue;
 use crate::event::computed::{self, Acc};
 use crate::event::store::EventHistory;
 use crate::event::text::TextPool;
@@ -28,10 +26,8 @@ pub(crate) struct Materialized {
     pub(crate) leaf: Node,
     /// The live profiles satisfying it at the clock.
     pub(crate) members: RoaringBitmap,
-    /// (instant the answer can next change, profile).
-    due: BTreeSet<(Timestamp, ProfileId)>,
-    /// Each scheduled profile's instant, by profile id.
-    due_of: Vec<Option<Timestamp>>,
+    /// Each profile under the instant its answer can next change.
+    due: DueQueue,
     /// How many registered segments read it; at 0 it is no longer kept.
     pub(crate) users: u32,
     /// What it reads, to tell which records can change it.
@@ -123,6 +119,19 @@ fn crossing(window: Window, at: Timestamp, now: Timestamp) -> Option<Timestamp> 
     }
 }
 
+/// The events of `h` matching `filter` inside `window` at `now`, oldest first.
+fn matching<'a>(
+    h: &'a EventHistory,
+    texts: &'a TextPool,
+    filter: &'a Filter,
+    window: Window,
+    now: Timestamp,
+) -> impl DoubleEndedIterator<Item = crate::event::store::EventRef<'a>> + 'a {
+    let from = window.start(now).map_or(0, |s| h.first_at_or_after(s));
+    h.range(from..h.first_after(now))
+        .filter(move |e| window.contains(e.at(), now) && matches_filter(texts, filter, e))
+}
+
 /// The next instant after `now` at which `leaf`'s answer for a profile with history `h`
 /// can change.
 pub(crate) fn next_change(
@@ -162,22 +171,15 @@ pub(crate) fn next_change(
         };
         earliest(arrival, exit)
     };
-    // The times of the events matching `filter` inside `window`, oldest first, and the
-    // window's span when its events leave it (a trailing window).
-    let inside = |filter: &Filter, window: Window| {
-        let from = window.start(now).map_or(0, |s| h.first_at_or_after(s));
-        let times: SmallVec<[Timestamp; 16]> = h
-            .range(from..h.first_after(now))
-            .filter(|e| window.contains(e.at(), now) && matches_filter(texts, filter, e))
-            .map(|e| e.at())
-            .collect();
-        let span = match window {
-            Window::LastDays(days) => Some(i64::from(days).saturating_mul(MILLIS_PER_DAY)),
-            _ => None,
-        };
-        (times, span)
+    // The events matching `filter` inside `window`: how many, the time of the i-th
+    // (oldest first), and the window's span when its events leave it (a trailing window).
+    // Counted without collecting, so long histories allocate nothing.
+    let matching = |filter, window| matching(h, texts, filter, window, now);
+    let span = |window: Window| match window {
+        Window::LastDays(days) => Some(i64::from(days).saturating_mul(MILLIS_PER_DAY)),
+        _ => None,
     };
-    let leaves = |at: Option<&Timestamp>, span: Option<i64>| {
+    let leaves = |at: Option<Timestamp>, span: Option<i64>| {
         at.zip(span)
             .and_then(|(at, span)| at.checked_add_millis(span).ok())
     };
@@ -191,10 +193,14 @@ pub(crate) fn next_change(
             at_most,
             sum: None,
         } => {
-            let (times, span) = inside(filter, *window);
-            let count = times.len() as u64;
-            let nth_exit =
-                |i: u64| leaves(usize::try_from(i).ok().and_then(|i| times.get(i)), span);
+            let count = matching(filter, *window).count() as u64;
+            let nth_exit = |i: u64| {
+                let at = usize::try_from(i)
+                    .ok()
+                    .and_then(|i| matching(filter, *window).nth(i))
+                    .map(|e| e.at());
+                leaves(at, span(*window))
+            };
             let member = count >= *at_least && at_most.is_none_or(|m| count <= m);
             let exit = match *at_most {
                 _ if member && *at_least > 0 => nth_exit(count - at_least),
@@ -210,8 +216,8 @@ pub(crate) fn next_change(
             window,
             then,
         } => {
-            let (times, span) = inside(first, *window);
-            let exit = leaves(times.last(), span);
+            let last = matching(first, *window).next_back().map(|e| e.at());
+            let exit = leaves(last, span(*window));
             earliest(exit, earliest(arriving(first), arriving(then)))
         }
         Node::Then {
@@ -242,8 +248,7 @@ impl Materialized {
         Materialized {
             leaf,
             members: RoaringBitmap::new(),
-            due: BTreeSet::new(),
-            due_of: Vec::new(),
+            due: DueQueue::default(),
             users: 0,
             reads,
         }
@@ -260,7 +265,6 @@ impl Materialized {
         if self.users == 0 {
             self.members = RoaringBitmap::new();
             self.due.clear();
-            self.due_of = Vec::new();
         }
     }
 
@@ -271,52 +275,31 @@ impl Materialized {
         } else {
             self.members.remove(p.0);
         }
-        let i = p.index();
-        if self.due_of.len() <= i {
-            self.due_of.resize(i + 1, None);
-        }
-        let Some(slot) = self.due_of.get_mut(i) else {
-            return;
-        };
-        if *slot != next {
-            if let Some(old) = slot.take() {
-                self.due.remove(&(old, p));
-            }
-            if let Some(new) = next {
-                self.due.insert((new, p));
-            }
-            *slot = next;
-        }
+        self.due.set(p, next);
     }
 
-    /// Takes the profiles due at or before `to`.
+    /// Takes the profiles due at or before `to`, in id order.
     pub(crate) fn take_due(&mut self, to: Timestamp) -> Vec<ProfileId> {
-        let mut out = Vec::new();
-        while let Some(&(at, p)) = self.due.first() {
-            if at > to {
-                break;
-            }
-            self.due.pop_first();
-            if let Some(slot) = self.due_of.get_mut(p.index()) {
-                *slot = None;
-            }
-            out.push(p);
-        }
-        out
+        self.due.take_until(to)
     }
 
-    /// The profiles scheduled, by the instant their answer can next change.
-    pub(crate) fn due(&self) -> &BTreeSet<(Timestamp, ProfileId)> {
-        &self.due
+    /// The profiles scheduled, in (instant, id) order.
+    pub(crate) fn due(&self) -> impl Iterator<Item = (Timestamp, ProfileId)> + '_ {
+        self.due.iter_scheduled()
     }
 
     /// The instant `p` is due (for checks).
     pub(crate) fn due_of(&self, p: ProfileId) -> Option<Timestamp> {
-        self.due_of.get(p.index()).copied().flatten()
+        self.due.get(p)
+    }
+
+    /// Checks the queue's own structure.
+    pub(crate) fn check_queue(&self) -> Result<(), String> {
+        self.due.internal_validate()
     }
 
     /// Estimated heap bytes.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.members.serialized_size() + self.due.len() * 48 + self.due_of.capacity() * 16
+        self.members.serialized_size() + self.due.heap_bytes()
     }
 }
