@@ -27,7 +27,7 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use audience::Engine;
 use audience::segment::Expr;
 use audience::workload::realtime::{TIME_DEPENDENT, live_records, register, segments};
-use audience::workload::segments::{NOW_DAY, day_time, generate, schema};
+use audience::workload::segments::{NOW_DAY, day_time, generate, ingest, schema};
 
 /// `expr` with every named segment replaced by its expression.
 fn inline(expr: &Expr, named: &HashMap<String, Expr>) -> Expr {
@@ -83,7 +83,7 @@ fn bench(c: &mut Criterion) {
     let mut engine = Engine::new(schema());
     engine.advance_time(day_time(NOW_DAY)).unwrap();
     for p in generate(42, profiles) {
-        engine.ingest(&p.to_record()).unwrap();
+        ingest(&mut engine, &p).unwrap();
     }
     let all = segments();
     let named: HashMap<String, Expr> = all.iter().cloned().collect();

@@ -9,7 +9,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 use audience::Engine;
 use audience::workload::rfm::{MODEL, REFERENCE_DAY, RfmChecks};
-use audience::workload::segments::{day_time, generate, schema};
+use audience::workload::segments::{day_time, generate, ingest, schema};
 
 fn bench(c: &mut Criterion) {
     let profiles = std::env::var("RFM_BENCH_PROFILES")
@@ -18,7 +18,7 @@ fn bench(c: &mut Criterion) {
         .unwrap_or(1_000_000u32);
     let mut engine = Engine::new(schema());
     for p in generate(42, profiles) {
-        engine.ingest(&p.to_record()).unwrap();
+        ingest(&mut engine, &p).unwrap();
     }
     let checks = RfmChecks::score(&mut engine).unwrap();
     match profiles {

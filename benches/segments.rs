@@ -16,8 +16,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 
 use audience::Engine;
 use audience::workload::segments::{
-    NOW_DAY, QUERY_COUNTS_1M, QUERY_COUNTS_10K, day_time, generate, queries, register_queries,
-    schema,
+    NOW_DAY, QUERY_COUNTS_1M, QUERY_COUNTS_10K, day_time, generate, ingest, queries,
+    register_queries, schema,
 };
 
 fn bench(c: &mut Criterion) {
@@ -28,7 +28,7 @@ fn bench(c: &mut Criterion) {
     let mut engine = Engine::new(schema());
     engine.advance_time(day_time(NOW_DAY)).unwrap();
     for p in generate(42, profiles) {
-        engine.ingest(&p.to_record()).unwrap();
+        ingest(&mut engine, &p).unwrap();
     }
     register_queries(&mut engine).unwrap();
     let expected = match profiles {

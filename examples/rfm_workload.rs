@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use audience::Engine;
 use audience::workload::rfm::{MODEL, REFERENCE_DAY, RfmChecks};
-use audience::workload::segments::{day_time, generate, schema};
+use audience::workload::segments::{day_time, generate, ingest, schema};
 
 struct Args {
     profiles: u32,
@@ -47,7 +47,7 @@ fn parse_args() -> Result<Args, String> {
 fn run(a: &Args) -> Result<String, audience::Error> {
     let mut engine = Engine::new(schema());
     for p in generate(a.seed, a.profiles) {
-        engine.ingest(&p.to_record())?;
+        ingest(&mut engine, &p)?;
     }
     let reference = day_time(REFERENCE_DAY);
     let mut samples = Vec::with_capacity(a.reps);

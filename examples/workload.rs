@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use audience::Engine;
-use audience::workload::segments::{NOW_DAY, day_time, generate, queries, schema};
+use audience::workload::segments::{NOW_DAY, day_time, generate, ingest, queries, schema};
 
 struct Args {
     profiles: u32,
@@ -54,7 +54,7 @@ fn run(a: &Args) -> Result<String, audience::Error> {
     engine.advance_time(day_time(NOW_DAY))?;
     let start = Instant::now();
     for p in generate(a.seed, a.profiles) {
-        engine.ingest(&p.to_record())?;
+        ingest(&mut engine, &p)?;
     }
     let ingest_ms = ms(start.elapsed());
     let (mut counts, mut times, mut defines) = (Vec::new(), Vec::new(), Vec::new());

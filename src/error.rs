@@ -509,6 +509,22 @@ pub enum IngestError {
     /// The record log is full (2^48 records).
     #[error("the record log is full")]
     LogFull,
+    /// A consent statement names a purpose the schema does not declare.
+    #[error("consent[{index}]: unknown purpose {purpose:?}")]
+    UnknownPurpose {
+        /// Position of the statement in the record.
+        index: usize,
+        /// The purpose as given (at most 64 characters).
+        purpose: String,
+    },
+    /// A consent statement names a channel the schema does not declare.
+    #[error("consent[{index}]: unknown channel {channel:?}")]
+    UnknownChannel {
+        /// Position of the statement in the record.
+        index: usize,
+        /// The channel as given (at most 64 characters).
+        channel: String,
+    },
     /// Applying the record would overflow a sum trait (in `currency`, or as an integer).
     #[error("trait {name}: the sum overflows{}", currency.map(|c| format!(" in {c}")).unwrap_or_default())]
     SumOverflow {
@@ -647,9 +663,12 @@ pub enum CompileProblem {
         /// The bound.
         max: usize,
     },
-    /// A condition reserved for a later release (consent, suppression).
-    #[error("{0} conditions are not supported yet")]
-    NotYetSupported(&'static str),
+    /// A consent purpose the schema does not declare.
+    #[error("unknown purpose {0:?}")]
+    UnknownPurpose(String),
+    /// A channel the schema does not declare.
+    #[error("unknown channel {0:?}")]
+    UnknownChannel(String),
 }
 
 /// A segment that cannot be registered, unregistered or read.
@@ -682,6 +701,47 @@ pub enum SegmentError {
     /// The expression needs the clock, which is unset.
     #[error(transparent)]
     Time(#[from] TimeError),
+}
+
+/// A consent, suppression or activation call that cannot be carried out; nothing changed.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum PrivacyError {
+    /// A purpose the schema does not declare.
+    #[error("unknown purpose {0:?}")]
+    UnknownPurpose(String),
+    /// A channel the schema does not declare.
+    #[error("unknown channel {0:?}")]
+    UnknownChannel(String),
+    /// An identifier kind the schema does not declare.
+    #[error("unknown identifier kind {0:?}")]
+    UnknownIdentifierKind(String),
+    /// An identifier value that does not normalize under its kind's rule.
+    #[error("identifier {kind}:{value:?} is {reason:?}")]
+    BadIdentifier {
+        /// The kind.
+        kind: String,
+        /// The value as given (at most 64 characters).
+        value: String,
+        /// Why it does not normalize.
+        reason: DropReason,
+    },
+    /// No profile ever had this id.
+    #[error("unknown profile {0}")]
+    UnknownProfile(ProfileId),
+    /// A text longer than the engine's limit.
+    #[error("{field}: {len} bytes exceeds the limit of {max}")]
+    TooLong {
+        /// Which text.
+        field: &'static str,
+        /// Its length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The audience's segment is unknown or its expression does not compile.
+    #[error(transparent)]
+    Segment(#[from] SegmentError),
 }
 
 /// A line of a transactions CSV that cannot be read.
@@ -740,4 +800,7 @@ pub enum Error {
     /// See [`SegmentError`].
     #[error(transparent)]
     Segment(#[from] SegmentError),
+    /// See [`PrivacyError`].
+    #[error(transparent)]
+    Privacy(#[from] PrivacyError),
 }

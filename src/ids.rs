@@ -91,6 +91,16 @@ schema_id!(
     ComputedId
 );
 
+schema_id!(
+    /// A consent purpose of the schema, by position.
+    PurposeId
+);
+
+schema_id!(
+    /// A channel of the schema, by position.
+    ChannelId
+);
+
 /// An interned normalized identifier `(kind, value)`; dense, never reused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]

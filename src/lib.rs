@@ -56,6 +56,7 @@ mod identity;
 mod ids;
 mod index;
 mod money;
+pub mod privacy;
 mod profile;
 mod realtime;
 mod record;
@@ -74,15 +75,24 @@ pub use engine::{
 };
 pub use error::{
     CompileError, CompileProblem, ComputedProblem, CsvError, CsvProblem, DropReason, Error,
-    IngestError, LookupError, MoneyError, RfmProblem, SchemaError, SegmentError, TimeError,
+    IngestError, LookupError, MoneyError, PrivacyError, RfmProblem, SchemaError, SegmentError,
+    TimeError,
 };
 pub use event::{ComputedValue, EventView, Habit, PartOfDay};
-pub use ids::{ComputedId, EventKindId, KindId, ProfileId, RecordId, SegmentId, SourceId, TraitId};
+pub use ids::{
+    ChannelId, ComputedId, EventKindId, KindId, ProfileId, PurposeId, RecordId, SegmentId,
+    SourceId, TraitId,
+};
 pub use money::{Currency, Money};
+pub use privacy::{
+    ActivatedProfile, Activation, ActivationOptions, AddressHash, Audience, ConsentBasis,
+    ConsentState, ConsentStatementView, Removed, Suppression, SuppressionTarget, SuppressionView,
+};
 pub use profile::{CurrentValue, IdentifierView, ObservationView, ProfileView, TraitView};
 pub use realtime::{Cause, Change, SegmentChange};
 pub use record::{
-    EventInput, IdentifierInput, PropertyInput, Record, RecordBuilder, TraitInput, Value,
+    ConsentInput, EventInput, IdentifierInput, PropertyInput, Record, RecordBuilder, TraitInput,
+    Value,
 };
 pub use record_log::LinkStatus;
 pub use schema::Schema;

@@ -62,6 +62,16 @@ pub enum Cause {
         /// The run's reference time.
         reference: Timestamp,
     },
+    /// A suppression list changed (the host suppressed or lifted a profile or an
+    /// identifier).
+    Suppression {
+        /// What was suppressed or lifted.
+        target: crate::privacy::SuppressionTarget,
+        /// The channel (`None`: every channel).
+        channel: Option<String>,
+        /// Suppressed (`true`) or lifted.
+        suppressed: bool,
+    },
     /// The clock moved (windows and "days since" thresholds passed).
     Clock {
         /// The clock before the move (`None`: it was unset).
@@ -106,6 +116,8 @@ pub(crate) struct Reads {
     pub(crate) rfm: bool,
     /// Reads the clock.
     pub(crate) clock: bool,
+    /// Reads consent or suppression.
+    pub(crate) privacy: bool,
 }
 
 /// What `node` reads, looking into materialized leaves (`leaf_of`) but not into the
@@ -148,6 +160,7 @@ pub(crate) fn reads_of<'a>(
                 reads.rfm = true;
             }
             Node::Sample { key: Some(k), .. } => reads.identifier_kinds.insert(k.index()),
+            Node::Consent { .. } | Node::Suppressed { .. } => reads.privacy = true,
             Node::All | Node::None | Node::Segment(_) | Node::Sample { key: None, .. } => {}
         }
     }
@@ -164,6 +177,8 @@ pub(crate) struct Touched {
     pub(crate) identifier_kinds: Bits,
     /// The time zone trait changed, so computed traits were recomputed.
     pub(crate) computed: bool,
+    /// Consent statements or suppressions changed.
+    pub(crate) privacy: bool,
 }
 
 impl Touched {
@@ -194,6 +209,7 @@ impl Touched {
             || self.kinds.intersects(&reads.kinds)
             || self.identifier_kinds.intersects(&reads.identifier_kinds)
             || (self.computed && reads.computed)
+            || (self.privacy && reads.privacy)
     }
 }
 

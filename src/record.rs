@@ -151,6 +151,66 @@ impl EventInput {
     }
 }
 
+/// A consent statement a record carries: a person granted or denied a purpose, on one
+/// channel or on every channel of the purpose, at the record's time.
+///
+/// A "do not sell or share" signal (Global Privacy Control) is a denial of the
+/// `sale_or_share` purpose on every channel, like any other statement.
+///
+/// ```
+/// use audience::ConsentInput;
+/// let opt_in = ConsentInput::grant("marketing").channel("email").proof("signup form v3");
+/// assert!(opt_in.granted);
+/// let gpc = ConsentInput::deny("sale_or_share"); // every channel
+/// assert_eq!(gpc.channel, None);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentInput {
+    /// The purpose's name, from the schema.
+    pub purpose: String,
+    /// The channel's name, from the schema; `None` for every channel of the purpose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// Granted (`true`) or denied.
+    pub granted: bool,
+    /// Proof: the form or banner version, the text shown; kept verbatim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<String>,
+}
+
+impl ConsentInput {
+    /// A grant of `purpose` on every channel (narrow it with [`ConsentInput::channel`]).
+    pub fn grant(purpose: impl Into<String>) -> Self {
+        ConsentInput {
+            purpose: purpose.into(),
+            channel: None,
+            granted: true,
+            proof: None,
+        }
+    }
+
+    /// A denial of `purpose` on every channel (narrow it with [`ConsentInput::channel`]).
+    pub fn deny(purpose: impl Into<String>) -> Self {
+        ConsentInput {
+            granted: false,
+            ..ConsentInput::grant(purpose)
+        }
+    }
+
+    /// Limits the statement to one channel.
+    pub fn channel(mut self, channel: impl Into<String>) -> Self {
+        self.channel = Some(channel.into());
+        self
+    }
+
+    /// Attaches proof (form or banner version, text shown).
+    pub fn proof(mut self, proof: impl Into<String>) -> Self {
+        self.proof = Some(proof.into());
+        self
+    }
+}
+
 /// What the host feeds the engine: who (identifiers), when, from where, and what was
 /// observed. Validated as a whole before anything changes.
 ///
@@ -183,6 +243,9 @@ pub struct Record {
     /// Events (a track call carries one; a batch import may carry many).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<EventInput>,
+    /// Consent statements, made at the record's time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consent: Vec<ConsentInput>,
 }
 
 impl Record {
@@ -196,6 +259,7 @@ impl Record {
                 identifiers: Vec::new(),
                 traits: Vec::new(),
                 events: Vec::new(),
+                consent: Vec::new(),
             },
         }
     }
@@ -235,6 +299,12 @@ impl RecordBuilder {
     /// Adds an event.
     pub fn event(mut self, event: EventInput) -> Self {
         self.record.events.push(event);
+        self
+    }
+
+    /// Adds a consent statement.
+    pub fn consent(mut self, statement: ConsentInput) -> Self {
+        self.record.consent.push(statement);
         self
     }
 

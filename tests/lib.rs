@@ -13,6 +13,8 @@ mod computed;
 mod computed_model;
 mod events;
 mod identity;
+mod privacy;
+mod privacy_props;
 mod props;
 mod realtime;
 mod realtime_props;

@@ -10,7 +10,9 @@ use audience::{Cause, Change, Engine, SegmentError, SegmentId, Timestamp};
 use proptest::prelude::*;
 
 use crate::common::t;
-use crate::segments_props::{Person, expr, ingest_person, person, test_schema};
+use crate::segments_props::{
+    CHANNELS, Person, expr, ingest_record, person, suppress_person, test_schema,
+};
 
 const DAY: i64 = 86_400;
 
@@ -28,6 +30,11 @@ enum Op {
     Register(Expr, Option<usize>),
     /// Unregisters the n-th registered segment.
     Unregister(usize),
+    /// Applies the person's suppression to the profile holding their user id.
+    Suppress(Person),
+    /// Lifts the suppression of user `u`'s profile (`true`) or of email `e{u}` on a channel
+    /// (or on every channel).
+    Unsuppress(u8, bool, Option<&'static str>),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -38,6 +45,9 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Rfm),
         2 => (expr(), prop::option::of(0usize..8)).prop_map(|(x, n)| Op::Register(x, n)),
         1 => (0usize..8).prop_map(Op::Unregister),
+        1 => person().prop_map(Op::Suppress),
+        1 => (0u8..12, any::<bool>(), prop::option::of(prop::sample::select(CHANNELS.to_vec())))
+            .prop_map(|(u, whole, c)| Op::Unsuppress(u, whole, c)),
     ]
 }
 
@@ -74,7 +84,24 @@ fn apply(e: &mut Engine, i: usize, op: &Op, names: &mut usize) -> Result<bool, T
     let now = e.now().unwrap();
     match op {
         Op::Ingest(p) => {
-            ingest_person(e, i, p);
+            ingest_record(e, i, p);
+            Ok(true)
+        }
+        Op::Suppress(p) => {
+            if let Some(profile) = p.find(e) {
+                suppress_person(e, i, p, profile);
+            }
+            Ok(true)
+        }
+        Op::Unsuppress(u, whole, channel) => {
+            if *whole {
+                if let Some(profile) = e.find("user_id", &format!("u{u}")).unwrap() {
+                    e.unsuppress_profile(profile, *channel).unwrap();
+                }
+            } else {
+                e.unsuppress_identifier("email", &format!("e{u}@example.com"), *channel)
+                    .unwrap();
+            }
             Ok(true)
         }
         Op::Advance(hours) => {

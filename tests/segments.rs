@@ -2,7 +2,8 @@
 //! the clock, and bad input.
 
 use audience::segment::{
-    EventSpec, Expr, RfmCond, Sequence, Test, computed, event, sample, segment, trait_,
+    EventSpec, Expr, RfmCond, Sequence, Test, computed, consent, event, sample, segment,
+    suppressed, trait_,
 };
 use audience::{
     CompileError, CompileProblem, Currency, Engine, EventInput, Money, Record, Schema,
@@ -314,8 +315,18 @@ fn bad_expressions_are_typed_errors_naming_the_place() {
         CompileProblem::Unsupported { .. }
     ));
     assert_eq!(
-        compile_error(&Expr::Suppressed).problem,
-        CompileProblem::NotYetSupported("suppression")
+        compile_error(&consent("nope", "email")).problem,
+        CompileProblem::UnknownPurpose("nope".into())
+    );
+    let bad_channel = compile_error(&consent("marketing", "fax"));
+    assert_eq!(
+        bad_channel.problem,
+        CompileProblem::UnknownChannel("fax".into())
+    );
+    assert_eq!(bad_channel.path, "$.consent(marketing, fax)");
+    assert_eq!(
+        compile_error(&suppressed("fax")).problem,
+        CompileProblem::UnknownChannel("fax".into())
     );
     // 10,000 levels deep: refused before anything recurses.
     let mut deep = Expr::All;

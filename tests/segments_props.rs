@@ -3,9 +3,13 @@
 //! live profiles), and sample buckets are disjoint, complete and stable.
 
 use audience::segment::{
-    EventSpec, Expr, RfmCond, Sequence, Test, computed, event, sample, segment, trait_,
+    EventSpec, Expr, RfmCond, Sequence, Test, computed, consent, event, sample, segment,
+    suppressed, suppressed_anywhere, trait_,
 };
-use audience::{Currency, Engine, EventInput, Money, Record, Schema, Value, Window};
+use audience::{
+    ConsentInput, Currency, Engine, EventInput, Money, ProfileId, Record, Schema, Suppression,
+    Value, Window,
+};
 use proptest::prelude::*;
 
 use crate::common::t;
@@ -16,19 +20,57 @@ fn usd(cents: i64) -> Money {
     Money::new(cents, Currency::new("USD").unwrap())
 }
 
+/// Purposes of the retail default schema (marketing and personalization are opt-in).
+pub(crate) const PURPOSES: [&str; 4] =
+    ["marketing", "personalization", "analytics", "sale_or_share"];
+/// Channels of the retail default schema.
+pub(crate) const CHANNELS: [&str; 5] = ["email", "sms", "push", "ads", "web"];
+
+/// A suppression a person's record is followed by.
+#[derive(Clone, Debug)]
+pub(crate) enum Suppress {
+    /// The whole profile, on a channel or on every channel.
+    Profile(Option<&'static str>),
+    /// The person's email, on a channel or on every channel.
+    Email(Option<&'static str>),
+}
+
+impl Person {
+    /// The profile holding one of the person's identifiers, if any.
+    pub(crate) fn find(&self, e: &Engine) -> Option<ProfileId> {
+        let user = self.user.map(|u| ("user_id", format!("u{u}")));
+        let email = self.email.map(|n| ("email", format!("e{n}@example.com")));
+        let anon = Some(("anonymous_id", format!("a{}", self.anon.unwrap_or(0))));
+        [user, email, anon]
+            .into_iter()
+            .flatten()
+            .find_map(|(k, v)| e.find(k, &v).unwrap())
+    }
+}
+
 #[derive(Clone, Debug)]
 pub(crate) struct Person {
-    user: u8,
+    /// Often absent: anonymous and email-only records are later stitched by a login
+    /// (which is how profiles merge under a `user_id` limit of 1).
+    pub(crate) user: Option<u8>,
     anon: Option<u8>,
+    pub(crate) email: Option<u8>,
     country: Option<&'static str>,
     age: Option<i64>,
     interests: Vec<&'static str>,
     events: Vec<(&'static str, i64, i64, &'static str)>,
+    /// (purpose, channel or every channel, granted).
+    consent: Vec<(&'static str, Option<&'static str>, bool)>,
+    suppress: Option<Suppress>,
+}
+
+fn channel() -> impl Strategy<Value = Option<&'static str>> {
+    prop::option::of(prop::sample::select(CHANNELS.to_vec()))
 }
 
 pub(crate) fn person() -> impl Strategy<Value = Person> {
     (
-        0u8..12,
+        prop::option::weighted(0.6, 0u8..12),
         prop::option::of(0u8..6),
         prop::option::of(prop::sample::select(vec!["DE", "FR", "GB", "DK"])),
         prop::option::of(18i64..80),
@@ -42,15 +84,38 @@ pub(crate) fn person() -> impl Strategy<Value = Person> {
             ),
             0..4,
         ),
+        (
+            prop::option::of(0u8..5),
+            prop::collection::vec(
+                (
+                    prop::sample::select(PURPOSES.to_vec()),
+                    channel(),
+                    any::<bool>(),
+                ),
+                0..3,
+            ),
+            prop::option::weighted(
+                0.2,
+                prop_oneof![
+                    channel().prop_map(Suppress::Profile),
+                    channel().prop_map(Suppress::Email),
+                ],
+            ),
+        ),
     )
-        .prop_map(|(user, anon, country, age, interests, events)| Person {
-            user,
-            anon,
-            country,
-            age,
-            interests,
-            events,
-        })
+        .prop_map(
+            |(user, anon, country, age, interests, events, (email, consent, suppress))| Person {
+                user,
+                anon,
+                email,
+                country,
+                age,
+                interests,
+                events,
+                consent,
+                suppress,
+            },
+        )
 }
 
 pub(crate) fn test_schema() -> Schema {
@@ -84,11 +149,57 @@ fn engine_of(people: &[Person]) -> Engine {
     e
 }
 
-/// Ingests a person's record (refused records, e.g. over a limit, are skipped).
-pub(crate) fn ingest_person(e: &mut Engine, i: usize, p: &Person) {
-    let mut b = Record::builder(t(i as i64), "web").identifier("user_id", format!("u{}", p.user));
-    if let Some(a) = p.anon {
-        b = b.identifier("anonymous_id", format!("a{a}"));
+/// Ingests a person's record (refused records, e.g. over a limit, are skipped), then
+/// applies their suppression; returns the profile.
+pub(crate) fn ingest_person(e: &mut Engine, i: usize, p: &Person) -> Option<ProfileId> {
+    let profile = ingest_record(e, i, p)?;
+    suppress_person(e, i, p, profile);
+    Some(profile)
+}
+
+/// Applies a person's suppression, if any, as of `t(i)`.
+pub(crate) fn suppress_person(e: &mut Engine, i: usize, p: &Person, profile: ProfileId) {
+    let at = t(i as i64);
+    let with = |c: Option<&str>| {
+        let s = Suppression::new(format!("reason {i}"), at);
+        match c {
+            Some(c) => s.channel(c),
+            None => s,
+        }
+    };
+    match (&p.suppress, p.email) {
+        (Some(Suppress::Profile(c)), _) => e.suppress_profile(profile, with(*c)).unwrap(),
+        (Some(Suppress::Email(c)), Some(n)) => e
+            .suppress_identifier("email", &format!("e{n}@example.com"), with(*c))
+            .unwrap(),
+        _ => {}
+    }
+}
+
+/// Ingests a person's record only; returns the profile.
+pub(crate) fn ingest_record(e: &mut Engine, i: usize, p: &Person) -> Option<ProfileId> {
+    let mut b = Record::builder(t(i as i64), "web");
+    if let Some(u) = p.user {
+        b = b.identifier("user_id", format!("u{u}"));
+    }
+    match (p.anon, p.user, p.email) {
+        (Some(a), _, _) => b = b.identifier("anonymous_id", format!("a{a}")),
+        (None, None, None) => b = b.identifier("anonymous_id", "a0"),
+        _ => {}
+    }
+    if let Some(n) = p.email {
+        b = b.identifier("email", format!("e{n}@example.com"));
+    }
+    for &(purpose, channel, granted) in &p.consent {
+        let mut c = if granted {
+            ConsentInput::grant(purpose)
+        } else {
+            ConsentInput::deny(purpose)
+        };
+        if let Some(ch) = channel {
+            c = c.channel(ch);
+        }
+        b = b.consent(c.proof(format!("form {i}")));
     }
     if let Some(c) = p.country {
         b = b.trait_value("country", c);
@@ -109,7 +220,7 @@ pub(crate) fn ingest_person(e: &mut Engine, i: usize, p: &Person) {
         }
         b = b.event(ev);
     }
-    let _ = e.ingest(&b.build());
+    Some(e.ingest(&b.build()).ok()?.profile)
 }
 
 fn spec(kind: &str) -> EventSpec {
@@ -181,6 +292,13 @@ fn leaf() -> impl Strategy<Value = Expr> {
         })),
         (any::<u64>(), 0u8..=100, 0u8..=100).prop_map(|(s, a, b)| sample(s, a.min(b), a.max(b))),
         Just(segment("danes")),
+        (
+            prop::sample::select(PURPOSES.to_vec()),
+            prop::sample::select(CHANNELS.to_vec())
+        )
+            .prop_map(|(p, c)| consent(p, c)),
+        prop::sample::select(CHANNELS.to_vec()).prop_map(suppressed),
+        Just(suppressed_anywhere()),
     ]
 }
 

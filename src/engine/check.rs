@@ -28,6 +28,8 @@ impl Engine {
         self.indexes.check(self.profiles.iter_live())?;
         self.check_materialized()?;
         self.check_registered()?;
+        self.check_privacy()?;
+        self.check_seen()?;
         let live: roaring::RoaringBitmap = self.profiles.iter_live().map(|(id, _)| id.0).collect();
         if live != self.segments.live {
             return Err(format!(
@@ -52,11 +54,43 @@ impl Engine {
         Ok(())
     }
 
+    /// Each linked identifier's `seen` is the latest time of a record of its profile that
+    /// linked it.
+    fn check_seen(&self) -> Result<(), String> {
+        for (id, p) in self.profiles.iter_live() {
+            let mut latest = fast_map();
+            for rid in p.records.iter(&self.log) {
+                let Some(r) = self.log.get(rid) else {
+                    return Err(format!("{id}: record {rid} missing from the log"));
+                };
+                for li in r
+                    .identifiers
+                    .iter()
+                    .filter(|l| l.status == LinkStatus::Linked)
+                {
+                    let t = latest.entry(li.ident).or_insert(r.at);
+                    *t = (*t).max(r.at);
+                }
+            }
+            for l in &p.identifiers {
+                if latest.get(&l.ident) != Some(&l.seen) {
+                    return Err(format!(
+                        "{id}: identifier {:?} seen {:?}, its records say {:?}",
+                        l.ident,
+                        l.seen,
+                        latest.get(&l.ident)
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn check_identifiers(&self) -> Result<(), String> {
         let mut linked = 0usize;
         for (id, p) in self.profiles.iter_live() {
             let mut per_kind = vec![0u32; self.schema.kind_count()];
-            for &(kind, ident) in &p.identifiers {
+            for &crate::profile::Linked { kind, ident, .. } in &p.identifiers {
                 if self.graph.owner(ident) != Some(id) || self.graph.kind(ident) != Some(kind) {
                     return Err(format!("{id} lists {ident:?}, which it does not own"));
                 }

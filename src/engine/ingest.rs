@@ -7,11 +7,15 @@ use crate::engine::realtime::Dirty;
 use crate::engine::{DroppedIdentifier, Engine, IngestReport, MergeEntry, Scratch};
 use crate::error::{DropReason, IngestError};
 use crate::identity::link::{self, Candidate, LinkPlan};
-use crate::ids::{EventKindId, KindId, ProfileId, SourceId, TraitId};
+use crate::ids::RecordId;
+use crate::ids::{ChannelId, EventKindId, KindId, ProfileId, PurposeId, SourceId, TraitId};
+use crate::privacy::consent::Statement;
+use crate::profile::Linked;
 use crate::profile::merge::{Observation, Rules};
 use crate::realtime::{Cause, Touched};
 use crate::record::{Record, Value};
 use crate::record_log::{LinkStatus, LoggedIdentifier, LoggedRecord, NO_RECORD};
+use crate::time::Timestamp;
 
 /// A record that passed validation, with names resolved to ids.
 pub(crate) struct Checked<'r> {
@@ -21,6 +25,8 @@ pub(crate) struct Checked<'r> {
     pub(crate) traits: SmallVec<[(TraitId, Value); 4]>,
     /// Per event: its kind and, per property, its position in the kind's definition.
     pub(crate) events: Vec<(EventKindId, SmallVec<[u16; 4]>)>,
+    /// Consent statements: purpose, channel (`None`: every channel), granted.
+    pub(crate) consent: SmallVec<[(PurposeId, Option<ChannelId>, bool); 2]>,
 }
 
 /// An identifier that does not take part in linking, with its value as logged.
@@ -161,13 +167,53 @@ impl Engine {
             .enumerate()
             .map(|(i, e)| self.validate_event(i, e))
             .collect::<Result<_, _>>()?;
+        self.check_count(
+            "consent",
+            record.consent.len(),
+            self.config.max_consent_per_record,
+        )?;
+        let consent = record
+            .consent
+            .iter()
+            .enumerate()
+            .map(|(index, c)| self.validate_consent(index, c))
+            .collect::<Result<_, _>>()?;
         Ok(Checked {
             record,
             source,
             kinds,
             traits,
             events,
+            consent,
         })
+    }
+
+    fn validate_consent(
+        &self,
+        index: usize,
+        c: &crate::record::ConsentInput,
+    ) -> Result<(PurposeId, Option<ChannelId>, bool), IngestError> {
+        let purpose =
+            self.schema
+                .purpose_id(&c.purpose)
+                .ok_or_else(|| IngestError::UnknownPurpose {
+                    index,
+                    purpose: c.purpose.chars().take(64).collect(),
+                })?;
+        let channel =
+            match &c.channel {
+                Some(name) => Some(self.schema.channel_id(name).ok_or_else(|| {
+                    IngestError::UnknownChannel {
+                        index,
+                        channel: name.chars().take(64).collect(),
+                    }
+                })?),
+                None => None,
+            };
+        if let Some(proof) = &c.proof {
+            self.check_text(|| format!("consent[{index}].proof"), proof)?;
+        }
+        Ok((purpose, channel, c.granted))
     }
 
     fn validate_trait(
@@ -373,7 +419,7 @@ impl Engine {
         }
         logged.sort_by_key(|(i, _)| *i);
         for &(retired, cause) in &merged {
-            self.merge_into(survivor, retired);
+            self.merge_into(survivor, retired, rid, record.timestamp);
             if let Some(&ident) = accepted_ids.get(cause) {
                 self.merges.push(MergeEntry {
                     survivor,
@@ -389,8 +435,14 @@ impl Engine {
                 new_kinds.push(c.kind);
                 self.graph.set_owner(id, Some(survivor));
                 if let Some(p) = self.profiles.get_mut(survivor) {
-                    p.identifiers.push((c.kind, id));
+                    p.identifiers.push(Linked {
+                        kind: c.kind,
+                        ident: id,
+                        seen: record.timestamp,
+                    });
                 }
+            } else if let Some(p) = self.profiles.get_mut(survivor) {
+                p.seen(id, record.timestamp);
             }
         }
         self.log.push(LoggedRecord {
@@ -410,6 +462,24 @@ impl Engine {
         if let Some(profile) = self.profiles.get_mut(survivor) {
             profile.records.prepend(&mut self.log, rid);
             profile.events.insert(&mut events);
+            if !checked.consent.is_empty() {
+                let privacy = profile.privacy_mut();
+                for (i, &(purpose, channel, granted)) in checked.consent.iter().enumerate() {
+                    privacy.add(Statement {
+                        at: record.timestamp,
+                        record: rid,
+                        source: checked.source,
+                        purpose,
+                        channel,
+                        granted,
+                        proof: record
+                            .consent
+                            .get(i)
+                            .and_then(|c| c.proof.as_deref())
+                            .map(Into::into),
+                    });
+                }
+            }
             for (trait_id, value) in checked.traits {
                 if let Some(rules) = Rules::new(&self.schema, trait_id) {
                     let obs = Observation {
@@ -441,9 +511,16 @@ impl Engine {
                 self.add_computed(survivor, &events);
             }
         }
+        let privacy_changed = !checked.consent.is_empty()
+            || !merged.is_empty()
+            || (!new_kinds.is_empty() && !self.suppressed_ids.is_empty());
+        if privacy_changed {
+            self.refresh_privacy(survivor);
+        }
         let mut touched = Touched::new(touched, events.iter().map(|e| e.kind), new_kinds);
         touched.everything = created || !merged.is_empty();
         touched.computed = zone_changed;
+        touched.privacy = privacy_changed;
         for &(retired, _) in &merged {
             self.retire_materialized(retired);
         }
@@ -493,21 +570,43 @@ impl Engine {
         }
     }
 
-    /// Moves everything `retired` holds into `survivor` and relinks its identifiers.
-    fn merge_into(&mut self, survivor: ProfileId, retired: ProfileId) {
+    /// Moves everything `retired` holds into `survivor` and relinks its identifiers;
+    /// record `rid` at `at` caused it.
+    fn merge_into(
+        &mut self,
+        survivor: ProfileId,
+        retired: ProfileId,
+        rid: RecordId,
+        at: Timestamp,
+    ) {
+        let restrictions = match (self.profiles.get(survivor), self.profiles.get(retired)) {
+            (Some(s), Some(r)) => self.merge_restrictions(s, r, at, rid),
+            _ => Vec::new(),
+        };
         let Some(taken) = self.profiles.retire(retired, survivor) else {
             return;
         };
+        self.privacy_index.set(retired, &Default::default());
         self.due.set(retired, None);
         self.rfm.merge(survivor, retired);
         self.segments.live.remove(retired.0);
         self.indexes.update_all(retired, None);
-        for &(_, id) in &taken.identifiers {
+        for &Linked { ident: id, .. } in &taken.identifiers {
             self.graph.set_owner(id, Some(survivor));
         }
         if let Some(target) = self.profiles.get_mut(survivor) {
             // Sums were checked in `plan`; an overflow here cannot happen.
             let _ = target.absorb(&self.schema, &mut self.log, taken);
+            if !restrictions.is_empty() {
+                let privacy = target.privacy_mut();
+                for r in restrictions {
+                    let key = (r.at, r.record);
+                    let at = privacy
+                        .restrictions
+                        .partition_point(|x| (x.at, x.record) <= key);
+                    privacy.restrictions.insert(at, r);
+                }
+            }
         }
     }
 }

@@ -1,12 +1,14 @@
 //! [`Engine`]: the one entry point. It owns the schema, the clock, the record log, the
 //! identity graph and the profile store, and delegates to the modules behind them.
 
+mod activate;
 mod check;
 mod computed;
 mod deadline;
 mod ingest;
 mod ingest_events;
 mod materialize;
+mod privacy;
 mod realtime;
 mod report;
 mod rfm;
@@ -45,6 +47,8 @@ pub struct EngineConfig {
     pub max_events_per_record: usize,
     /// Most properties on one event (default 64).
     pub max_properties_per_event: usize,
+    /// Most consent statements on one record (default 64).
+    pub max_consent_per_record: usize,
     /// How far past the clock an event may lie, in seconds (default one day); `None`
     /// accepts any time. Not checked while the clock is unset.
     pub future_tolerance_secs: Option<u64>,
@@ -60,6 +64,7 @@ impl Default for EngineConfig {
             max_set_len: 1024,
             max_events_per_record: 65_536,
             max_properties_per_event: 64,
+            max_consent_per_record: 64,
             future_tolerance_secs: Some(86_400),
         }
     }
@@ -138,6 +143,10 @@ pub struct Engine {
     pub(crate) indexes: crate::index::TraitIndexes,
     /// Named segments, and the live profiles.
     pub(crate) segments: crate::segment::store::SegmentStore,
+    /// Consent and suppression bitmaps.
+    pub(crate) privacy_index: crate::index::privacy::PrivacyIndex,
+    /// Identifier suppressions.
+    pub(crate) suppressed_ids: privacy::IdentifierSuppressions,
     scratch: Scratch,
 }
 
@@ -163,6 +172,8 @@ impl Engine {
             rfm: rfm::RfmState::new(schema.rfm_rules().len()),
             segments: crate::segment::store::SegmentStore::default(),
             indexes: crate::index::TraitIndexes::new(&schema),
+            privacy_index: crate::index::privacy::PrivacyIndex::new(&schema),
+            suppressed_ids: privacy::IdentifierSuppressions::new(),
             scratch: Scratch::default(),
             schema,
         }
@@ -219,6 +230,9 @@ impl Engine {
             .enumerate()
             .map(|(i, c)| (c.name.clone(), self.computed_value(profile, i)))
             .collect();
+        view.consent = self.consent_states(profile);
+        view.consent_history = self.consent_history(profile);
+        view.suppressions = self.suppression_views(live, profile);
         Ok(view)
     }
 
@@ -340,6 +354,7 @@ impl Engine {
             + self.rfm.heap_bytes()
             + self.segments.heap_bytes()
             + self.indexes.heap_bytes()
+            + self.privacy_index.heap_bytes()
             + self.due.heap_bytes()
             + self.merges.capacity() * std::mem::size_of::<MergeEntry>()
     }

@@ -86,7 +86,7 @@ pub(crate) fn order_candidates(
 type Counts = SmallVec<[u32; 8]>;
 
 fn add_profile_counts(counts: &mut Counts, store: &ProfileStore, p: ProfileId) {
-    for (kind, _) in store.identifiers(p) {
+    for crate::profile::Linked { kind, .. } in store.identifiers(p) {
         if let Some(slot) = counts.get_mut(kind.index()) {
             *slot = slot.saturating_add(1);
         }

@@ -6,6 +6,7 @@
 
 pub(crate) mod bsi;
 pub(crate) mod categorical;
+pub(crate) mod privacy;
 
 use roaring::RoaringBitmap;
 

@@ -5,16 +5,41 @@ use smallvec::SmallVec;
 use crate::event::computed::Acc;
 use crate::event::store::EventHistory;
 use crate::ids::{IdentId, KindId, ProfileId, TraitId};
+use crate::privacy::consent::{Privacy, Restriction, Statement};
+use crate::privacy::suppression::SuppressionEntry;
 use crate::profile::merge::{Observation, Overflow, Rules, TraitState, check_sum};
 use crate::record::Value;
 use crate::record_log::{RecordList, RecordLog};
 use crate::schema::{MergeStrategy, Schema};
+use crate::time::Timestamp;
+
+/// Estimated heap bytes of a privacy part.
+fn privacy_bytes(p: &Privacy) -> usize {
+    std::mem::size_of::<Privacy>()
+        + p.statements.capacity() * std::mem::size_of::<Statement>()
+        + p.statements
+            .iter()
+            .map(|s| s.proof.as_ref().map_or(0, |x| x.len()))
+            .sum::<usize>()
+        + p.restrictions.capacity() * std::mem::size_of::<Restriction>()
+        + p.suppressions.capacity() * std::mem::size_of::<SuppressionEntry>()
+        + p.suppressions.iter().map(|s| s.reason.len()).sum::<usize>()
+}
+
+/// One identifier linked to a profile: its kind (so limits are checked without the
+/// graph) and the latest time of a record of the profile that carried it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Linked {
+    pub(crate) kind: KindId,
+    pub(crate) ident: IdentId,
+    pub(crate) seen: Timestamp,
+}
 
 /// One live profile: its identifiers, its records, and its traits.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Profile {
-    /// Linked identifiers with their kinds (so limits are checked without the graph).
-    pub(crate) identifiers: SmallVec<[(KindId, IdentId); 4]>,
+    /// Linked identifiers, in the order they were linked.
+    pub(crate) identifiers: SmallVec<[Linked; 2]>,
     /// Every record attached to it, threaded through the record log.
     pub(crate) records: RecordList,
     /// Traits, sorted by id.
@@ -23,6 +48,8 @@ pub(crate) struct Profile {
     pub(crate) events: EventHistory,
     /// Computed traits, by id (empty until the profile has an event).
     pub(crate) computed: Vec<Acc>,
+    /// Consent history, merge restrictions and suppressions (absent for most profiles).
+    pub(crate) privacy: Option<Box<Privacy>>,
 }
 
 impl Profile {
@@ -61,7 +88,20 @@ impl Profile {
         }
     }
 
-    /// Takes everything `other` holds. Traits merge by their strategies.
+    /// Notes that a record at `at` carried linked identifier `ident`.
+    pub(crate) fn seen(&mut self, ident: IdentId, at: Timestamp) {
+        if let Some(l) = self.identifiers.iter_mut().find(|l| l.ident == ident) {
+            l.seen = l.seen.max(at);
+        }
+    }
+
+    /// The privacy part, created when first needed.
+    pub(crate) fn privacy_mut(&mut self) -> &mut Privacy {
+        self.privacy.get_or_insert_with(Box::default)
+    }
+
+    /// Takes everything `other` holds. Traits merge by their strategies; consent
+    /// histories and suppressions are joined (merge restrictions are the engine's to add).
     pub(crate) fn absorb(
         &mut self,
         schema: &Schema,
@@ -69,6 +109,11 @@ impl Profile {
         other: Profile,
     ) -> Result<(), Overflow> {
         self.identifiers.extend(other.identifiers);
+        match (&mut self.privacy, other.privacy) {
+            (Some(mine), Some(theirs)) => mine.absorb(*theirs),
+            (mine @ None, theirs) => *mine = theirs,
+            (Some(_), None) => {}
+        }
         self.records.join(log, other.records);
         self.events.merge(other.events);
         for state in other.traits {
@@ -136,7 +181,7 @@ impl ProfileStore {
     }
 
     /// The identifiers of a live profile (empty otherwise).
-    pub(crate) fn identifiers(&self, id: ProfileId) -> &[(KindId, IdentId)] {
+    pub(crate) fn identifiers(&self, id: ProfileId) -> &[Linked] {
         self.get(id).map_or(&[], |p| &p.identifiers)
     }
 
@@ -231,10 +276,11 @@ impl ProfileStore {
         let mut bytes = self.slots.capacity() * std::mem::size_of::<Slot>();
         for (_, p) in self.iter_live() {
             if p.identifiers.spilled() {
-                bytes += p.identifiers.capacity() * std::mem::size_of::<(KindId, IdentId)>();
+                bytes += p.identifiers.capacity() * std::mem::size_of::<Linked>();
             }
             bytes += p.traits.capacity() * std::mem::size_of::<TraitState>();
             bytes += p.events.heap_bytes();
+            bytes += p.privacy.as_ref().map_or(0, |v| privacy_bytes(v));
             bytes += p.computed.capacity() * std::mem::size_of::<Acc>();
             bytes += p.computed.iter().map(Acc::heap_bytes).sum::<usize>();
             for t in &p.traits {

@@ -61,6 +61,8 @@ pub struct IdentifierView {
     pub value: String,
     /// The first record that carried it.
     pub first_record: RecordId,
+    /// The latest time of a record of this profile that carried it.
+    pub last_seen: Timestamp,
 }
 
 /// Everything a live profile holds, by name.
@@ -79,12 +81,25 @@ pub struct ProfileView {
     /// Computed traits in schema order, with their current values (`None` with the clock
     /// unset or nothing to report).
     pub computed: Vec<(String, Option<ComputedValue>)>,
+    /// The consent state of every (purpose, channel), in schema order.
+    pub consent: Vec<crate::privacy::ConsentState>,
+    /// Every consent statement, oldest first.
+    pub consent_history: Vec<crate::privacy::ConsentStatementView>,
+    /// The suppressions that apply: the profile's own, then its identifiers'.
+    pub suppressions: Vec<crate::privacy::SuppressionView>,
 }
 
 impl ProfileView {
     /// The trait named `name`.
     pub fn trait_view(&self, name: &str) -> Option<&TraitView> {
         self.traits.iter().find(|t| t.name == name)
+    }
+
+    /// Whether `purpose` is granted on `channel` (`false` for names the schema lacks).
+    pub fn consented(&self, purpose: &str, channel: &str) -> bool {
+        self.consent
+            .iter()
+            .any(|c| c.purpose == purpose && c.channel == channel && c.granted)
     }
 
     /// The current value of computed trait `name`.
@@ -148,13 +163,14 @@ pub(crate) fn view(
     let mut identifiers: Vec<IdentifierView> = profile
         .identifiers
         .iter()
-        .filter_map(|(_, i)| graph.entry(*i))
-        .map(|e| IdentifierView {
+        .filter_map(|l| Some((graph.entry(l.ident)?, l.seen)))
+        .map(|(e, last_seen)| IdentifierView {
             kind: schema
                 .kind(e.kind)
                 .map_or_else(String::new, |k| k.name.clone()),
             value: e.value.to_string(),
             first_record: e.first_record,
+            last_seen,
         })
         .collect();
     identifiers.sort_by(|a, b| (&a.kind, &a.value).cmp(&(&b.kind, &b.value)));
@@ -174,5 +190,8 @@ pub(crate) fn view(
             .map(|e| crate::event::store::view(schema, texts, e))
             .collect(),
         computed: Vec::new(),
+        consent: Vec::new(),
+        consent_history: Vec::new(),
+        suppressions: Vec::new(),
     }
 }

@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{DropReason, SchemaError};
 use crate::hash::{FastMap, fast_map};
 use crate::identity::normalize::CompiledNormalizer;
-use crate::ids::{ComputedId, EventKindId, KindId, SourceId, TraitId};
+use crate::ids::{ChannelId, ComputedId, EventKindId, KindId, PurposeId, SourceId, TraitId};
 use crate::rfm::model::RfmRule;
 use crate::rfm::{RfmModelDef, RfmSegmentDef};
 
@@ -67,6 +67,10 @@ pub struct Schema {
     /// RFM models, compiled, by position.
     rfm: Vec<RfmRule>,
     rfm_names: FastMap<String, u16>,
+    purpose_names: FastMap<String, PurposeId>,
+    channel_names: FastMap<String, ChannelId>,
+    /// Per channel: the identifier kind that addresses it.
+    address_kinds: Vec<Option<KindId>>,
 }
 
 impl Schema {
@@ -107,8 +111,8 @@ impl Schema {
         let rfm_names = name_map("RFM model", def.rfm_models.iter().map(|m| &m.name))?;
         let rfm = crate::rfm::model::compile(&def, &event_names)?;
         crate::rfm::segments::validate(&def.rfm_segments, &rfm_names)?;
-        name_map("purpose", def.purposes.iter().map(|p| &p.name))?;
-        name_map("channel", def.channels.iter().map(|c| &c.name))?;
+        let purpose_names = name_map("purpose", def.purposes.iter().map(|p| &p.name))?;
+        let channel_names = name_map("channel", def.channels.iter().map(|c| &c.name))?;
         for channel in &def.channels {
             if let Some(kind) = &channel.address_kind
                 && !kind_names.contains_key(kind)
@@ -136,6 +140,15 @@ impl Schema {
                 *slot = u16::try_from(rank).unwrap_or(u16::MAX);
             }
         }
+        let address_kinds = def
+            .channels
+            .iter()
+            .map(|c| {
+                c.address_kind
+                    .as_ref()
+                    .and_then(|k| kind_names.get(k).map(|&i| KindId(i)))
+            })
+            .collect();
         Ok(Schema {
             limits,
             kind_ranks,
@@ -166,6 +179,15 @@ impl Schema {
             time_zone_traits,
             rfm,
             rfm_names,
+            purpose_names: purpose_names
+                .into_iter()
+                .map(|(n, i)| (n, PurposeId(i)))
+                .collect(),
+            address_kinds,
+            channel_names: channel_names
+                .into_iter()
+                .map(|(n, i)| (n, ChannelId(i)))
+                .collect(),
         })
     }
 
@@ -238,6 +260,41 @@ impl Schema {
     }
 
     /// Compiled computed traits, by id.
+    /// The id of consent purpose `name`.
+    pub fn purpose_id(&self, name: &str) -> Option<PurposeId> {
+        self.purpose_names.get(name).copied()
+    }
+
+    /// The definition of a consent purpose.
+    pub fn purpose(&self, id: PurposeId) -> Option<&PurposeDef> {
+        self.def.purposes.get(id.index())
+    }
+
+    /// The id of channel `name`.
+    pub fn channel_id(&self, name: &str) -> Option<ChannelId> {
+        self.channel_names.get(name).copied()
+    }
+
+    /// The definition of a channel.
+    pub fn channel(&self, id: ChannelId) -> Option<&ChannelDef> {
+        self.def.channels.get(id.index())
+    }
+
+    /// The identifier kind whose values address channel `id`.
+    pub(crate) fn address_kind(&self, id: ChannelId) -> Option<KindId> {
+        self.address_kinds.get(id.index()).copied().flatten()
+    }
+
+    /// Number of consent keys: one per (purpose, channel).
+    pub(crate) fn consent_keys(&self) -> usize {
+        self.def.purposes.len() * self.def.channels.len()
+    }
+
+    /// The consent key of (purpose, channel).
+    pub(crate) fn consent_key(&self, purpose: PurposeId, channel: ChannelId) -> usize {
+        purpose.index() * self.def.channels.len() + channel.index()
+    }
+
     pub(crate) fn computed_rules(&self) -> &[ComputedRule] {
         &self.computed
     }

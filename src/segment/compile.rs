@@ -2,7 +2,7 @@
 //! resolved to ids, values checked against types, bounds enforced — then simplified.
 
 use crate::error::{CompileError, CompileProblem};
-use crate::ids::{EventKindId, KindId, TraitId};
+use crate::ids::{ChannelId, EventKindId, KindId, PurposeId, TraitId};
 use crate::record::Value;
 use crate::rfm::{Dimension, Direction};
 use crate::schema::{Op, PropertyType, Schema, TraitType};
@@ -98,6 +98,15 @@ pub(crate) enum Node {
         model: usize,
         dimension: Dimension,
         direction: Direction,
+    },
+    /// Consent for the purpose on the channel is granted.
+    Consent {
+        purpose: PurposeId,
+        channel: ChannelId,
+    },
+    /// A suppression applies on the channel (`None`: on any).
+    Suppressed {
+        channel: Option<ChannelId>,
     },
     Segment(usize),
     /// A materialized event or sequence condition, by position in the segment store.
@@ -245,6 +254,13 @@ fn fail(path: &str, problem: CompileProblem) -> CompileError {
 }
 
 impl Compiler<'_> {
+    fn channel(&self, name: &str, path: &str) -> Result<ChannelId, CompileError> {
+        self.scope
+            .schema
+            .channel_id(name)
+            .ok_or_else(|| fail(path, CompileProblem::UnknownChannel(name.to_string())))
+    }
+
     fn node(&self, expr: &Expr, path: &str) -> Result<Node, CompileError> {
         let schema = self.scope.schema;
         Ok(match expr {
@@ -353,11 +369,23 @@ impl Compiler<'_> {
                 }
             }
             Expr::Rfm(cond) => self.rfm(cond, &format!("{path}.rfm"))?,
-            Expr::Consent { .. } => {
-                return Err(fail(path, CompileProblem::NotYetSupported("consent")));
+            Expr::Consent { purpose, channel } => {
+                let path = format!("{path}.consent({purpose}, {channel})");
+                Node::Consent {
+                    purpose: schema.purpose_id(purpose).ok_or_else(|| {
+                        fail(&path, CompileProblem::UnknownPurpose(purpose.clone()))
+                    })?,
+                    channel: self.channel(channel, &path)?,
+                }
             }
-            Expr::Suppressed => {
-                return Err(fail(path, CompileProblem::NotYetSupported("suppression")));
+            Expr::Suppressed { channel } => {
+                let path = format!("{path}.suppressed");
+                Node::Suppressed {
+                    channel: match channel {
+                        Some(c) => Some(self.channel(c, &path)?),
+                        None => None,
+                    },
+                }
             }
             Expr::Segment(name) => {
                 let path = format!("{path}.segment({name})");

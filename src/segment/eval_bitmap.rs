@@ -71,6 +71,17 @@ impl Engine {
                 (Some(s), None) => s.members.clone(),
                 (None, _) => RoaringBitmap::new(),
             },
+            Node::Consent { purpose, channel } => {
+                self.privacy_index
+                    .granted(&self.schema, *purpose, *channel, within())
+            }
+            Node::Suppressed { channel } => {
+                let suppressed = self.privacy_index.suppressed(*channel, false);
+                match candidates {
+                    Some(c) => suppressed & c,
+                    None => suppressed,
+                }
+            }
             leaf => self.scan(leaf, within(), now),
         }
     }

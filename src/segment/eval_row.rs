@@ -249,6 +249,8 @@ impl Engine {
             } => self
                 .trend(*model, p)
                 .is_some_and(|t| t.of(*dimension).direction == *direction),
+            Node::Consent { purpose, channel } => self.consent_of(profile, *purpose, *channel).0,
+            Node::Suppressed { channel } => self.is_suppressed(profile, *channel, false),
             Node::Segment(i) => self
                 .segments
                 .get(*i)
@@ -280,8 +282,8 @@ impl Engine {
             .profiles
             .identifiers(p)
             .iter()
-            .filter(|(k, _)| *k == kind)
-            .filter_map(|(_, id)| self.graph.entry(*id).map(|e| &*e.value))
+            .filter(|l| l.kind == kind)
+            .filter_map(|l| self.graph.entry(l.ident).map(|e| &*e.value))
             .min()?;
         Some(sample::key_of(smallest))
     }

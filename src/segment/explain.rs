@@ -257,6 +257,33 @@ impl Engine {
                         .unwrap_or_default(),
                 }
             }
+            Node::Consent { purpose, channel } => {
+                let name = |p: Option<String>| p.unwrap_or_default();
+                let purpose_name = name(self.schema.purpose(*purpose).map(|d| d.name.clone()));
+                let channel_name = name(self.schema.channel(*channel).map(|d| d.name.clone()));
+                let (granted, basis) = self.consent_of(profile, *purpose, *channel);
+                leaf(
+                    format!("consent {purpose_name} on {channel_name}"),
+                    format!(
+                        "{} ({})",
+                        if granted { "granted" } else { "denied" },
+                        self.describe_basis(profile, basis)
+                    ),
+                )
+            }
+            Node::Suppressed { channel } => {
+                let on = channel
+                    .and_then(|c| self.schema.channel(c))
+                    .map_or_else(|| "any channel".to_string(), |c| c.name.clone());
+                leaf(
+                    format!("suppressed on {on}"),
+                    if matched {
+                        "a suppression applies".into()
+                    } else {
+                        "no suppression applies".into()
+                    },
+                )
+            }
             Node::Materialized(i) => match self.segments.materialized.get(*i) {
                 Some(m) => self.explain_node(&m.leaf, p, profile, now),
                 None => leaf("materialized condition".into(), "missing".into()),

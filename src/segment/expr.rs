@@ -223,15 +223,22 @@ pub enum Expr {
     Sequence(Sequence),
     /// A condition on RFM scores.
     Rfm(RfmCond),
-    /// Consent for a purpose on a channel (reserved for the consent issue).
+    /// Consent for a purpose on a channel is granted (see [`crate::privacy`] for how the
+    /// state follows from the statements, the default and merges).
     Consent {
         /// The purpose.
         purpose: String,
         /// The channel.
         channel: String,
     },
-    /// Suppressed (reserved for the consent issue).
-    Suppressed,
+    /// The profile has a suppression on the channel (or on every channel): on the
+    /// profile itself or on one of its identifiers. With no channel: any suppression.
+    /// Activation is finer: a suppressed identifier only withholds that address.
+    Suppressed {
+        /// The channel; `None` for any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        channel: Option<String>,
+    },
     /// A member of a named segment.
     Segment(String),
     /// A deterministic sample.
@@ -429,6 +436,26 @@ pub fn sample(seed: u64, from: u8, to: u8) -> Expr {
         to,
         key_kind: None,
     })
+}
+
+/// Consent for `purpose` on `channel` is granted.
+pub fn consent(purpose: &str, channel: &str) -> Expr {
+    Expr::Consent {
+        purpose: purpose.to_string(),
+        channel: channel.to_string(),
+    }
+}
+
+/// A suppression applies on `channel` (or on every channel).
+pub fn suppressed(channel: &str) -> Expr {
+    Expr::Suppressed {
+        channel: Some(channel.to_string()),
+    }
+}
+
+/// Some suppression applies, on any channel.
+pub fn suppressed_anywhere() -> Expr {
+    Expr::Suppressed { channel: None }
 }
 
 /// Membership of the named segment `name`.

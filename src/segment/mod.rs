@@ -43,7 +43,7 @@ pub use compile::{MAX_DEPTH, MAX_NODES, Plan};
 pub use explain::Explanation;
 pub use expr::{
     EventCond, EventSpec, Expr, RfmCond, SampleCond, Sequence, SumTest, Test, TraitBuilder,
-    computed, event, sample, segment, trait_,
+    computed, consent, event, sample, segment, suppressed, suppressed_anywhere, trait_,
 };
 pub use roaring::RoaringBitmap;
 pub use sample::{bucket_of, key_of, mix64};

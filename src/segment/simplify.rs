@@ -64,7 +64,7 @@ pub(crate) fn cost(node: &Node) -> u8 {
     match node {
         Node::All | Node::None => 0,
         Node::Segment(_) | Node::Materialized(_) => 1,
-        Node::Trait { .. } => 2,
+        Node::Trait { .. } | Node::Consent { .. } | Node::Suppressed { .. } => 2,
         Node::Sample { .. } => 3,
         Node::RfmScore { .. } | Node::RfmSegment { .. } | Node::RfmTrend { .. } => 4,
         Node::Computed { .. } => 5,

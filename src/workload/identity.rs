@@ -131,6 +131,7 @@ impl IdentityRecord {
                 .collect(),
             traits: Vec::new(),
             events: Vec::new(),
+            consent: Vec::new(),
         }
     }
 }

@@ -6,8 +6,11 @@ use crate::engine::Engine;
 use crate::error::SegmentError;
 use crate::ids::SegmentId;
 use crate::money::{Currency, Money};
-use crate::record::{EventInput, Record, Value};
-use crate::segment::{EventSpec, Expr, Sequence, Test, event, sample, segment, trait_};
+use crate::record::{ConsentInput, EventInput, Record, Value};
+use crate::segment::{
+    EventSpec, Expr, Sequence, Test, consent, event, sample, segment, suppressed,
+    suppressed_anywhere, trait_,
+};
 use crate::time::{Timestamp, Window};
 use crate::workload::segments::{EU, queries};
 use crate::workload::splitmix::SplitMix64;
@@ -81,8 +84,8 @@ pub fn segments() -> Vec<(String, Expr)> {
     for country in EU {
         let x = trait_("country")
             .eq(country)
-            .and(trait_("consent_email").eq(true))
-            .and(trait_("suppressed").eq(true).not());
+            .and(consent("marketing", "email"))
+            .and(suppressed("email").not());
         out.push((format!("email_ok_{country}"), x));
     }
     for day in [100i64, 500, 1000, 1500, 1900] {
@@ -92,8 +95,8 @@ pub fn segments() -> Vec<(String, Expr)> {
         let x = segment("Q4").and(sample(2025, tenth * 10 - 10, tenth * 10));
         out.push((format!("Q4_sample_{tenth}"), x));
     }
-    out.push(("sms_ok".into(), trait_("consent_sms").eq(true)));
-    out.push(("suppressed".into(), trait_("suppressed").eq(true)));
+    out.push(("sms_ok".into(), consent("marketing", "sms")));
+    out.push(("suppressed".into(), suppressed_anywhere()));
     out.push(("Q1_or_Q2".into(), segment("Q1").or(segment("Q2"))));
     out.push(("Q3_not_Q4".into(), segment("Q3").and(segment("Q4").not())));
     out.push(("rich".into(), trait_("ltv_minor").ge(1_000_000i64)));
@@ -132,7 +135,11 @@ pub fn live_records(seed: u64, profiles: u32, n: usize, at: Timestamp) -> Vec<Re
                     })
                 }
                 7 => b.event(EventInput::new("email_open", at)),
-                8 => b.trait_value("consent_email", rng.next_u64().is_multiple_of(2)),
+                8 => b.consent(if rng.next_u64().is_multiple_of(2) {
+                    ConsentInput::grant("marketing").channel("email")
+                } else {
+                    ConsentInput::deny("marketing").channel("email")
+                }),
                 _ => b.trait_value(
                     "ltv_minor",
                     i64::try_from(rng.next_u64() % 2_000_000).unwrap_or(0),
@@ -146,14 +153,14 @@ pub fn live_records(seed: u64, profiles: u32, n: usize, at: Timestamp) -> Vec<Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workload::segments::{NOW_DAY, day_time, generate, schema};
+    use crate::workload::segments::{NOW_DAY, day_time, generate, ingest, schema};
 
     #[test]
     fn a_hundred_segments_thirty_of_them_timed_kept_current_by_the_feed() {
         let mut engine = Engine::new(schema());
         engine.advance_time(day_time(NOW_DAY)).unwrap();
         for p in generate(42, 2_000) {
-            engine.ingest(&p.to_record()).unwrap();
+            ingest(&mut engine, &p).unwrap();
         }
         let ids = register(&mut engine).unwrap();
         assert_eq!(ids.len(), 100);

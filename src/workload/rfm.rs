@@ -6,7 +6,7 @@
 //! use audience::workload::{rfm, segments};
 //! let mut engine = Engine::new(segments::schema());
 //! for p in segments::generate(42, 1_000) {
-//!     engine.ingest(&p.to_record())?;
+//!     segments::ingest(&mut engine, &p)?;
 //! }
 //! let checks = rfm::RfmChecks::score(&mut engine)?;
 //! assert_eq!(checks.n_scored, 696);
@@ -183,13 +183,13 @@ const SEGMENT_ORDER: [&str; 10] = [
 mod tests {
     use super::*;
     use crate::ProfileId;
-    use crate::workload::segments::{generate, schema};
+    use crate::workload::segments::{generate, ingest, schema};
 
     #[test]
     fn ten_thousand_profiles_match_the_oracle() {
         let mut engine = Engine::new(schema());
         for p in generate(42, 10_000) {
-            engine.ingest(&p.to_record()).unwrap();
+            ingest(&mut engine, &p).unwrap();
         }
         assert_eq!(
             RfmChecks::score(&mut engine).unwrap(),

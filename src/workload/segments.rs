@@ -8,17 +8,21 @@
 //! assert_eq!(p.events.len(), 27);
 //! ```
 
-use crate::error::SegmentError;
+use crate::engine::IngestReport;
+use crate::error::{Error, SegmentError};
 use crate::ids::SegmentId;
 use crate::money::{Currency, Money};
+use crate::privacy::Suppression;
 use crate::record::Value;
-use crate::record::{EventInput, Record};
+use crate::record::{ConsentInput, EventInput, Record};
 use crate::rfm::{RfmModelDef, RfmSegmentDef};
 use crate::schema::{
-    Computation, ComputedDef, EventFilter, EventKindDef, Field, IdentifierKindDef, Normalizer,
-    PropertyDef, PropertyType, Schema, TraitDef, TraitType,
+    Computation, ComputedDef, ConsentDefault, EventFilter, EventKindDef, Field, IdentifierKindDef,
+    Normalizer, PropertyDef, PropertyType, Schema, TraitDef, TraitType,
 };
-use crate::segment::{EventSpec, Expr, Sequence, Test, event, sample, segment, trait_};
+use crate::segment::{
+    EventSpec, Expr, Sequence, Test, consent, event, sample, segment, suppressed, trait_,
+};
 use crate::time::{Timestamp, Window};
 use crate::workload::splitmix::{SplitMix64, mix64, pick};
 use crate::{ComputedValue, Engine};
@@ -70,11 +74,11 @@ pub struct WorkloadProfile {
     pub signup_day: u16,
     /// Lifetime value in cents.
     pub ltv_minor: u32,
-    /// Email consent (a boolean trait until the consent issue).
+    /// Consent for marketing by email (a consent statement, granted or denied).
     pub consent_email: bool,
-    /// SMS consent.
+    /// Consent for marketing by SMS.
     pub consent_sms: bool,
-    /// Suppressed.
+    /// Suppressed on every channel (a whole-profile suppression).
     pub suppressed: bool,
     /// Events in generation order.
     pub events: Vec<WorkloadEvent>,
@@ -189,25 +193,26 @@ pub fn computed_traits() -> Vec<ComputedDef> {
     ]
 }
 
-/// The schema the workload is ingested under: identifier `user_id`, source `app`, the
-/// profile traits (consent and suppression as booleans until the consent issue), the
-/// six event kinds with `amount` (money, USD) on `order_completed`, and the
+/// The schema the workload is ingested under: identifier kinds `user_id` and `email`,
+/// source `app`, the five profile traits, the purpose `marketing` (opt-in) on channels
+/// `email` (addressed by `email`) and `sms`, the six event kinds with `amount` (money, USD) on `order_completed`, and the
 /// [`computed_traits`], and the classic RFM model `classic` (purchases valued by
 /// `amount`) with the ten standard segments (see `shared/bench/RFM.md`).
 #[allow(clippy::expect_used)] // Fixed definitions, checked by a unit test.
 pub fn schema() -> Schema {
     let mut b = Schema::builder()
         .identifier_kind(IdentifierKindDef::new("user_id", Normalizer::Trim, 1).limit(1))
-        .source("app", 1);
+        .identifier_kind(IdentifierKindDef::new("email", Normalizer::Email, 2))
+        .source("app", 1)
+        .purpose("marketing", ConsentDefault::OptIn)
+        .channel("email", Some("email"))
+        .channel("sms", None);
     for (name, ty) in [
         ("country", TraitType::Text),
         ("plan", TraitType::Text),
         ("age", TraitType::Integer),
         ("signup_day", TraitType::Integer),
         ("ltv_minor", TraitType::Integer),
-        ("consent_email", TraitType::Boolean),
-        ("consent_sms", TraitType::Boolean),
-        ("suppressed", TraitType::Boolean),
     ] {
         b = b.trait_def(TraitDef::new(name, ty));
     }
@@ -268,8 +273,8 @@ pub fn queries() -> Vec<(&'static str, Expr)> {
             "Q4",
             trait_("country")
                 .is_in(EU)
-                .and(trait_("consent_email").eq(true))
-                .and(trait_("suppressed").eq(true).not()),
+                .and(consent("marketing", "email"))
+                .and(suppressed("email").not()),
         ),
         (
             "Q5",
@@ -342,9 +347,35 @@ pub fn event_query_counts(engine: &Engine) -> (u64, u64, u64) {
     (q5, q6, q7)
 }
 
+fn statement(granted: bool) -> ConsentInput {
+    if granted {
+        ConsentInput::grant("marketing")
+    } else {
+        ConsentInput::deny("marketing")
+    }
+}
+
+/// Feeds `profile` to `engine`: its [`WorkloadProfile::to_record`], then, for a
+/// suppressed one, a whole-profile suppression on every channel at the record's time.
+///
+/// # Errors
+/// The engine's, for an engine whose schema is not [`schema`].
+pub fn ingest(engine: &mut Engine, profile: &WorkloadProfile) -> Result<IngestReport, Error> {
+    let record = profile.to_record();
+    let report = engine.ingest(&record)?;
+    if profile.suppressed {
+        engine.suppress_profile(
+            report.profile,
+            Suppression::new("workload", record.timestamp),
+        )?;
+    }
+    Ok(report)
+}
+
 impl WorkloadProfile {
-    /// The profile as one record: its traits and all its events, at its last event's day
-    /// (day 0 when it has none).
+    /// The profile as one record: its traits, its two consent statements and all its
+    /// events, at its last event's day (day 0 when it has none). Suppression is not part
+    /// of a record: [`ingest`] applies it.
     pub fn to_record(&self) -> Record {
         let usd = Currency::new("USD").ok();
         let last = self.events.iter().map(|e| e.day).max().unwrap_or(0);
@@ -355,9 +386,8 @@ impl WorkloadProfile {
             .trait_value("age", i64::from(self.age))
             .trait_value("signup_day", i64::from(self.signup_day))
             .trait_value("ltv_minor", i64::from(self.ltv_minor))
-            .trait_value("consent_email", self.consent_email)
-            .trait_value("consent_sms", self.consent_sms)
-            .trait_value("suppressed", self.suppressed);
+            .consent(statement(self.consent_email).channel("email"))
+            .consent(statement(self.consent_sms).channel("sms"));
         for e in &self.events {
             let mut ev = EventInput::new(e.kind, day_time(e.day));
             if let (true, Some(usd)) = (e.kind == "order_completed", usd) {
@@ -421,7 +451,7 @@ mod tests {
         let mut events = 0;
         for p in generate(42, 10_000) {
             events += p.events.len();
-            let report = engine.ingest(&p.to_record()).unwrap();
+            let report = ingest(&mut engine, &p).unwrap();
             assert_eq!(report.profile, ProfileId(p.profile_id));
         }
         assert_eq!(events, 198_096);
@@ -433,7 +463,7 @@ mod tests {
         // Clock set last: the first move computes everything; the same answers.
         let mut late = Engine::new(schema());
         for p in generate(42, 10_000) {
-            late.ingest(&p.to_record()).unwrap();
+            ingest(&mut late, &p).unwrap();
         }
         late.advance_time(day_time(NOW_DAY)).unwrap();
         assert_eq!(event_query_counts(&late), (1340, 298, 3257));
@@ -446,7 +476,7 @@ mod tests {
         let mut walked = Engine::with_config(schema(), config);
         walked.advance_time(day_time(0)).unwrap();
         for p in generate(42, 10_000) {
-            walked.ingest(&p.to_record()).unwrap();
+            ingest(&mut walked, &p).unwrap();
         }
         for day in (0..=NOW_DAY).step_by(7).chain([NOW_DAY]) {
             walked.advance_time(day_time(day)).unwrap();
@@ -460,7 +490,7 @@ mod tests {
         let mut engine = Engine::new(schema());
         engine.advance_time(day_time(NOW_DAY)).unwrap();
         for p in generate(42, 10_000) {
-            engine.ingest(&p.to_record()).unwrap();
+            ingest(&mut engine, &p).unwrap();
         }
         let ids = register_queries(&mut engine).unwrap();
         let counts: Vec<u64> = ids
