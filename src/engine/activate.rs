@@ -1,7 +1,6 @@
 //! The activation gate: the only way to get an audience with channel addresses.
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
 
 use roaring::RoaringBitmap;
 use sha2::{Digest, Sha256};
@@ -10,20 +9,23 @@ use smallvec::SmallVec;
 use crate::engine::Engine;
 use crate::error::PrivacyError;
 use crate::ids::{ChannelId, KindId, ProfileId};
-use crate::privacy::{
-    ActivatedProfile, Activation, ActivationOptions, AddressHash, Audience, Removed,
-};
-use crate::profile::Profile;
+use crate::privacy::{Activation, ActivationOptions, AddressHash, Audience, Removed};
 use crate::time::Timestamp;
 
-/// Lowercase hex of the SHA-256 of `address`.
-fn sha256_hex(address: &str) -> String {
+/// Members handled per block of [`Engine::activate`].
+const BLOCK: usize = 256;
+
+/// Writes the lowercase hex of the SHA-256 of `address` into `out`.
+fn sha256_hex<'a>(address: &str, out: &'a mut [u8; 64]) -> &'a str {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(address.as_bytes());
-    let mut out = String::with_capacity(64);
-    for byte in digest {
-        let _ = write!(out, "{byte:02x}");
+    for (pair, byte) in out.chunks_exact_mut(2).zip(digest) {
+        if let [hi, lo] = pair {
+            *hi = HEX.get(usize::from(byte >> 4)).copied().unwrap_or(b'0');
+            *lo = HEX.get(usize::from(byte & 15)).copied().unwrap_or(b'0');
+        }
     }
-    out
+    std::str::from_utf8(out).unwrap_or_default()
 }
 
 impl Engine {
@@ -52,9 +54,10 @@ impl Engine {
     /// }
     /// let germans = trait_("country").eq("DE");
     /// let audience = engine.activate(&germans, "marketing", "email", ActivationOptions::default())?;
-    /// assert_eq!(audience.audience, 2);
-    /// assert_eq!(audience.members[0].addresses, vec!["ann@example.com".to_string()]);
-    /// assert_eq!(audience.removed.no_consent, 1);
+    /// assert_eq!(audience.audience(), 2);
+    /// let ann = audience.members().next().expect("ann consented");
+    /// assert_eq!(ann.address(), Some("ann@example.com"));
+    /// assert_eq!(audience.removed().no_consent, 1);
     /// # Ok::<(), audience::Error>(())
     /// ```
     ///
@@ -88,81 +91,101 @@ impl Engine {
             .privacy_index
             .granted(&self.schema, purpose_id, channel_id, &members);
         let cleared = &consented - self.privacy_index.suppressed(Some(channel_id), true);
-        let mut removed = Removed {
+        let mut out = Activation::new(
+            purpose,
+            channel,
+            members.len(),
+            usize::try_from(cleared.len()).unwrap_or(0),
+        );
+        *out.removed_mut() = Removed {
             no_consent: members.len() - consented.len(),
             suppressed: consented.len() - cleared.len(),
             ..Removed::default()
         };
-        let kind = self.schema.address_kind(channel_id);
-        let mut out = Vec::with_capacity(usize::try_from(cleared.len()).unwrap_or(0));
-        for id in &cleared {
-            let p = ProfileId(id);
-            let addresses = match (kind, self.profiles.get(p)) {
-                (Some(kind), Some(profile)) => {
-                    let (addresses, withheld) = self.addresses(profile, kind, channel_id, options);
-                    removed.suppressed_addresses += withheld;
-                    if addresses.is_empty() {
-                        removed.no_address += 1;
-                        continue;
+        let Some(kind) = self.schema.address_kind(channel_id) else {
+            for id in &cleared {
+                out.push_member(ProfileId(id));
+            }
+            return Ok(out);
+        };
+        // In blocks of members, two passes each, so the memory reads of a pass do not
+        // wait on one another and the processor overlaps them: the members' identifiers of
+        // the kind (from the profiles), then their values (from the identity graph); a
+        // block's data is still in cache when its addresses are written.
+        let ids: Vec<u32> = cleared.iter().collect();
+        let mut candidates: Vec<(u32, Timestamp, &str)> = Vec::with_capacity(BLOCK * 2);
+        let mut idents: Vec<(u32, Timestamp, crate::ids::IdentId)> = Vec::with_capacity(BLOCK * 2);
+        for block in ids.chunks(BLOCK) {
+            idents.clear();
+            for &id in block {
+                if let Some(profile) = self.profiles.get(ProfileId(id)) {
+                    for l in profile.identifiers.iter().filter(|l| l.kind == kind) {
+                        idents.push((id, l.seen, l.ident));
                     }
-                    addresses
                 }
-                (Some(_), None) => {
-                    removed.no_address += 1;
-                    continue;
+            }
+            candidates.clear();
+            candidates.extend(idents.iter().map(|&(id, seen, ident)| {
+                (
+                    id,
+                    seen,
+                    self.graph.entry(ident).map_or("", |e| e.value.as_str()),
+                )
+            }));
+            let mut next = candidates.iter().peekable();
+            for &id in block {
+                let mut mine: SmallVec<[(Timestamp, &str); 2]> = SmallVec::new();
+                while let Some(&(_, seen, value)) = next.next_if(|(c, _, _)| *c == id) {
+                    mine.push((seen, value));
                 }
-                (None, _) => Vec::new(),
-            };
-            out.push(ActivatedProfile {
-                profile: p,
-                addresses,
-            });
+                let withheld = self.push_addresses(&mut out, kind, channel_id, options, mine);
+                out.removed_mut().suppressed_addresses += withheld;
+                if out.pending_addresses() == 0 {
+                    out.removed_mut().no_address += 1;
+                } else {
+                    out.push_member(ProfileId(id));
+                }
+            }
         }
-        Ok(Activation {
-            purpose: purpose.to_string(),
-            channel: channel.to_string(),
-            audience: members.len(),
-            members: out,
-            removed,
-        })
+        Ok(out)
     }
 
-    /// `profile`'s usable addresses of `kind` on `channel`, most recently seen first
-    /// (ties: by value), only the first unless all are asked for; and how many were
-    /// withheld as suppressed.
-    fn addresses(
+    /// Pushes a member's usable addresses of `kind` on `channel` (from its `addresses`
+    /// with the time each was last seen) onto `out`, most recently seen first (ties: by
+    /// value), only the first unless all are asked for; returns how many were withheld
+    /// as suppressed.
+    fn push_addresses(
         &self,
-        profile: &Profile,
+        out: &mut Activation,
         kind: KindId,
         channel: ChannelId,
         options: ActivationOptions,
-    ) -> (Vec<String>, u64) {
-        let suppressions = self.suppressed_ids.get(&kind);
+        mut usable: SmallVec<[(Timestamp, &str); 2]>,
+    ) -> u64 {
         let mut withheld = 0u64;
-        let mut usable: SmallVec<[(Timestamp, &str); 2]> = SmallVec::new();
-        for l in profile.identifiers.iter().filter(|l| l.kind == kind) {
-            let Some(entry) = self.graph.entry(l.ident) else {
-                continue;
-            };
-            let value = &*entry.value;
-            let suppressed = suppressions
-                .and_then(|s| s.get(value))
-                .is_some_and(|entries| entries.iter().any(|s| s.applies_to(Some(channel))));
-            if suppressed {
-                withheld += 1;
-            } else {
-                usable.push((l.seen, value));
-            }
+        if let Some(suppressions) = self.suppressed_ids.get(&kind) {
+            usable.retain(|(_, value)| {
+                let suppressed = suppressions
+                    .get(*value)
+                    .is_some_and(|entries| entries.iter().any(|s| s.applies_to(Some(channel))));
+                withheld += u64::from(suppressed);
+                !suppressed
+            });
         }
-        usable.sort_unstable_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+        if usable.len() > 1 {
+            usable.sort_unstable_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+        }
         if !options.all_addresses {
             usable.truncate(1);
         }
-        let write = |v: &str| match options.hash {
-            AddressHash::Plain => v.to_string(),
-            AddressHash::Sha256 => sha256_hex(v),
-        };
-        (usable.iter().map(|(_, v)| write(v)).collect(), withheld)
+        let mut hex = [0u8; 64];
+        for (_, v) in usable {
+            match options.hash {
+                AddressHash::Plain => out.push_address(v),
+                AddressHash::Sha256 => out.push_address(sha256_hex(v, &mut hex)),
+            }
+        }
+        withheld
     }
 }
 
@@ -174,7 +197,7 @@ mod tests {
     fn sha256_is_lowercase_hex_of_the_bytes() {
         // Known answer: SHA-256("abc").
         assert_eq!(
-            sha256_hex("abc"),
+            sha256_hex("abc", &mut [0; 64]),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
     }

@@ -5,7 +5,10 @@
 //! host, it has no constructor and it is not `Deserialize`), so an audience with addresses
 //! always went through the consent and suppression checks of [`crate::Engine::activate`].
 
+use std::ops::Range;
+
 use serde::Serialize;
+use serde::ser::{SerializeStruct, Serializer};
 
 use crate::ids::{ProfileId, SegmentId};
 use crate::segment::Expr;
@@ -61,15 +64,37 @@ pub struct ActivationOptions {
     pub hash: AddressHash,
 }
 
-/// One member of an activation.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct ActivatedProfile {
+/// One member of an activation, borrowed from it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActivatedProfile<'a> {
     /// The profile.
     pub profile: ProfileId,
+    activation: &'a Activation,
+    /// This member's addresses, as positions in `activation.address_ends`.
+    addresses: Range<usize>,
+}
+
+impl<'a> ActivatedProfile<'a> {
     /// Its usable addresses on the channel, most recently seen first (ties: by value);
-    /// empty for a channel without an address kind.
-    pub addresses: Vec<String>,
+    /// none for a channel without an address kind.
+    pub fn addresses(&self) -> impl ExactSizeIterator<Item = &'a str> + 'a {
+        let activation = self.activation;
+        self.addresses.clone().map(move |i| activation.address(i))
+    }
+
+    /// Its most recently seen usable address.
+    pub fn address(&self) -> Option<&'a str> {
+        self.addresses().next()
+    }
+}
+
+impl Serialize for ActivatedProfile<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_struct("ActivatedProfile", 2)?;
+        m.serialize_field("profile", &self.profile)?;
+        m.serialize_field("addresses", &self.addresses().collect::<Vec<_>>())?;
+        m.end()
+    }
 }
 
 /// Who was left out of an activation, and why. Each profile of the audience is counted
@@ -88,18 +113,133 @@ pub struct Removed {
     pub suppressed_addresses: u64,
 }
 
-/// An audience cleared for one purpose on one channel.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
+/// An audience cleared for one purpose on one channel: the members in profile id order,
+/// each with its addresses, and who was left out.
+///
+/// Addresses are stored back to back in one buffer, so a large activation costs a few
+/// allocations, not two per member. In JSON it reads
+/// `{"purpose", "channel", "audience", "removed", "members": [{"profile", "addresses"}]}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Activation {
+    purpose: String,
+    channel: String,
+    audience: u64,
+    removed: Removed,
+    profiles: Vec<ProfileId>,
+    /// Per member: the end of its addresses in `address_ends`.
+    member_ends: Vec<usize>,
+    /// Per address: its end in `text`.
+    address_ends: Vec<usize>,
+    text: String,
+}
+
+impl Activation {
+    /// An empty activation of an audience of `audience` profiles (crate-only).
+    pub(crate) fn new(purpose: &str, channel: &str, audience: u64, capacity: usize) -> Self {
+        Activation {
+            purpose: purpose.to_string(),
+            channel: channel.to_string(),
+            audience,
+            removed: Removed::default(),
+            profiles: Vec::with_capacity(capacity),
+            member_ends: Vec::with_capacity(capacity),
+            address_ends: Vec::with_capacity(capacity),
+            text: String::new(),
+        }
+    }
+
+    /// Adds an address of the member being built (crate-only).
+    pub(crate) fn push_address(&mut self, address: &str) {
+        self.text.push_str(address);
+        self.address_ends.push(self.text.len());
+    }
+
+    /// Closes the member `profile`, whose addresses were pushed since the last one.
+    pub(crate) fn push_member(&mut self, profile: ProfileId) {
+        self.profiles.push(profile);
+        self.member_ends.push(self.address_ends.len());
+    }
+
+    /// The addresses pushed since the last member (crate-only).
+    pub(crate) fn pending_addresses(&self) -> usize {
+        self.address_ends.len() - self.member_ends.last().copied().unwrap_or(0)
+    }
+
+    /// The counts of who was left out, to fill in (crate-only).
+    pub(crate) fn removed_mut(&mut self) -> &mut Removed {
+        &mut self.removed
+    }
+
+    fn address(&self, i: usize) -> &str {
+        let start = match i.checked_sub(1) {
+            Some(prev) => self.address_ends.get(prev).copied().unwrap_or(0),
+            None => 0,
+        };
+        let end = self.address_ends.get(i).copied().unwrap_or(start);
+        self.text.get(start..end).unwrap_or_default()
+    }
+
     /// The purpose.
-    pub purpose: String,
+    pub fn purpose(&self) -> &str {
+        &self.purpose
+    }
+
     /// The channel.
-    pub channel: String,
+    pub fn channel(&self) -> &str {
+        &self.channel
+    }
+
     /// How many profiles the audience held.
-    pub audience: u64,
-    /// The members cleared, in profile id order.
-    pub members: Vec<ActivatedProfile>,
-    /// Who was left out. `audience == members.len() + no_consent + suppressed + no_address`.
-    pub removed: Removed,
+    pub fn audience(&self) -> u64 {
+        self.audience
+    }
+
+    /// Who was left out:
+    /// `audience == len() + no_consent + suppressed + no_address`.
+    pub fn removed(&self) -> Removed {
+        self.removed
+    }
+
+    /// The number of members.
+    pub fn len(&self) -> usize {
+        self.profiles.len()
+    }
+
+    /// Whether no one was cleared.
+    pub fn is_empty(&self) -> bool {
+        self.profiles.is_empty()
+    }
+
+    /// The members' profile ids, ascending.
+    pub fn profiles(&self) -> &[ProfileId] {
+        &self.profiles
+    }
+
+    /// The members, in profile id order, each with its addresses.
+    pub fn members(&self) -> impl ExactSizeIterator<Item = ActivatedProfile<'_>> + '_ {
+        self.profiles.iter().enumerate().map(move |(i, &profile)| {
+            let start = match i.checked_sub(1) {
+                Some(prev) => self.member_ends.get(prev).copied().unwrap_or(0),
+                None => 0,
+            };
+            let end = self.member_ends.get(i).copied().unwrap_or(start);
+            ActivatedProfile {
+                profile,
+                activation: self,
+                addresses: start..end,
+            }
+        })
+    }
+}
+
+impl Serialize for Activation {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_struct("Activation", 5)?;
+        m.serialize_field("purpose", &self.purpose)?;
+        m.serialize_field("channel", &self.channel)?;
+        m.serialize_field("audience", &self.audience)?;
+        m.serialize_field("removed", &self.removed)?;
+        m.serialize_field("members", &self.members().collect::<Vec<_>>())?;
+        m.end()
+    }
 }
