@@ -10,18 +10,18 @@
 //! dropped identifiers by reason, events, the ingest rate, computed traits over everyone,
 //! the sizes of the RFM segments (classic and engagement), a short live feed — registered
 //! segments reporting entries and exits as records arrive and `next_deadline` drives the
-//! clock — and one profile.
+//! clock — an email campaign through the consent gate, and one profile.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use audience::schema::{Computation, ComputedDef, EventFilter, Field, Schema};
-use audience::segment::{EventSpec, Expr, Sequence, computed as computed_trait};
+use audience::segment::{EventSpec, Expr, Sequence, computed as computed_trait, trait_};
 use audience::workload::shop::{HOUSEHOLD_EMAIL, ShopParams, generate};
 use audience::{
-    Cause, Change, ComputedValue, Currency, Engine, Error, EventInput, Money, PartOfDay, Record,
-    SegmentChange, Timestamp, Window,
+    ActivationOptions, AddressHash, Cause, Change, ComputedValue, Currency, Engine, Error,
+    EventInput, Money, PartOfDay, Record, SegmentChange, Suppression, Timestamp, Window,
 };
 
 /// The computed traits the quickstart declares.
@@ -117,6 +117,7 @@ fn run() -> Result<(), Error> {
     report_computed(&engine)?;
     report_rfm(&mut engine)?;
     live_feed(&mut engine, eur)?;
+    campaign(&mut engine)?;
     if let Some(p) = engine.find("user_id", "cust-7")? {
         let view = engine.profile(p)?;
         println!("\nprofile of cust-7 ({}):", view.id);
@@ -315,6 +316,71 @@ live feed (registered 2 segments in {:.0} ms: abandoned_cart {}, lapsing {}):",
             &format!("clock {deadline} ({:.1} ms)", took.as_secs_f64() * 1e3),
             &changes,
         )?;
+    }
+    Ok(())
+}
+
+/// An email campaign to German customers: counting needs no consent, handing out
+/// addresses goes through the gate (consent for marketing by email, suppressions: the
+/// shop's email provider reported some hard bounces). The same people for an ad
+/// platform's customer list need consent for ads, which the newsletter form did not ask.
+fn campaign(engine: &mut Engine) -> Result<(), Error> {
+    let Some(now) = engine.now() else {
+        return Ok(());
+    };
+    let mut bounced = 0;
+    let people: Vec<_> = engine.profile_ids().step_by(97).collect();
+    for p in people {
+        let view = engine.profile(p)?;
+        if let Some(email) = view.identifiers.iter().find(|i| i.kind == "email") {
+            engine.suppress_identifier(
+                "email",
+                &email.value,
+                Suppression::new("hard bounce", now).channel("email"),
+            )?;
+            bounced += 1;
+        }
+    }
+    let audience = trait_("country").eq("DE");
+    let start = Instant::now();
+    let plain = engine.activate(
+        &audience,
+        "marketing",
+        "email",
+        ActivationOptions::default(),
+    )?;
+    let took = start.elapsed();
+    let hashed = ActivationOptions {
+        hash: AddressHash::Sha256,
+        ..ActivationOptions::default()
+    };
+    let for_ads = engine.activate(&audience, "marketing", "ads", hashed)?;
+    let removed = plain.removed();
+    println!("\nemail campaign to German customers ({bounced} bounced addresses suppressed):");
+    println!("  audience                 {:>7}", plain.audience());
+    println!(
+        "  cleared for email        {:>7} ({:.1} ms)",
+        plain.len(),
+        took.as_secs_f64() * 1e3
+    );
+    println!("  no marketing consent     {:>7}", removed.no_consent);
+    println!("  suppressed               {:>7}", removed.suppressed);
+    println!("  no usable address        {:>7}", removed.no_address);
+    println!(
+        "  addresses withheld       {:>7}",
+        removed.suppressed_addresses
+    );
+    println!(
+        "  cleared for ads          {:>7} (SHA-256 hashed; {} without consent for ads)",
+        for_ads.len(),
+        for_ads.removed().no_consent
+    );
+    if let Some(m) = plain.members().next() {
+        println!(
+            "  first address            {} ({})",
+            m.address().unwrap_or("-"),
+            m.profile
+        );
     }
     Ok(())
 }

@@ -2,7 +2,8 @@
 //! and `pos`, anonymous devices that later log in, case and white-space noise in emails,
 //! and a shared household email that the schema should block. Over two years they view
 //! pages, fill carts, order, return, open and click emails and call support: the events of
-//! the retail default schema.
+//! the retail default schema. The CRM records newsletter opt-ins and opt-outs, the app
+//! push opt-ins, and a few browsers send Global Privacy Control signals.
 //!
 //! ```
 //! use audience::workload::shop::{ShopParams, generate, HOUSEHOLD_EMAIL};
@@ -12,7 +13,7 @@
 //! ```
 
 use crate::money::{Currency, Money};
-use crate::record::{EventInput, Record, RecordBuilder, Value};
+use crate::record::{ConsentInput, EventInput, Record, RecordBuilder, Value};
 use crate::time::Timestamp;
 use crate::workload::splitmix::{SplitMix64, mix64, pick};
 
@@ -184,14 +185,39 @@ pub fn generate(params: &ShopParams) -> Vec<Record> {
             let channel = pick(&[45, 25, 15, 15], rng.next_u64() % 100);
             let style = rng.next_u64();
             let record = match channel {
-                0 => Record::builder(at, "web").identifier("anonymous_id", device),
-                1 => Record::builder(at, "app")
-                    .identifier("anonymous_id", device)
-                    .identifier("user_id", format!("cust-{p}")),
+                0 => {
+                    let b = Record::builder(at, "web").identifier("anonymous_id", device);
+                    // Some browsers send Global Privacy Control: do not sell or share.
+                    if style % 100 < 3 {
+                        b.consent(ConsentInput::deny("sale_or_share").proof("Sec-GPC: 1"))
+                    } else {
+                        b
+                    }
+                }
+                1 => {
+                    let b = Record::builder(at, "app")
+                        .identifier("anonymous_id", device)
+                        .identifier("user_id", format!("cust-{p}"));
+                    if style.is_multiple_of(4) {
+                        b.consent(
+                            ConsentInput::grant("marketing")
+                                .channel("push")
+                                .proof("app push prompt"),
+                        )
+                    } else {
+                        b
+                    }
+                }
                 2 => {
+                    let opt_in = if style % 10 < 7 {
+                        ConsentInput::grant("marketing")
+                    } else {
+                        ConsentInput::deny("marketing")
+                    };
                     let mut b = Record::builder(at, "crm")
                         .identifier("user_id", format!("cust-{p}"))
                         .identifier("email", noisy_email(p, style))
+                        .consent(opt_in.channel("email").proof("newsletter form v4"))
                         .trait_value(
                             "first_name",
                             FIRST.get((p % 8) as usize).copied().unwrap_or("x"),
