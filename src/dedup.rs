@@ -55,6 +55,41 @@ impl Dedup {
         }
     }
 
+    /// The ids within the horizon of the latest record, sorted, and the latest time.
+    pub(crate) fn entries(&self) -> (Vec<(&str, Timestamp, RecordId)>, Option<Timestamp>) {
+        let mark = self
+            .latest
+            .map_or(i64::MIN, |l| l.as_millis().saturating_sub(self.horizon_ms));
+        let mut out: Vec<(&str, Timestamp, RecordId)> = self
+            .seen
+            .iter()
+            .filter(|(_, (t, _))| t.as_millis() >= mark)
+            .map(|(m, &(t, r))| (&**m, t, r))
+            .collect();
+        out.sort_unstable();
+        (out, self.latest)
+    }
+
+    /// Forgets the message ids of `records`.
+    pub(crate) fn forget(&mut self, records: &std::collections::BTreeSet<RecordId>) {
+        self.seen.retain(|_, (_, r)| !records.contains(r));
+    }
+
+    /// Remembers an id as it was (for restore), without pruning.
+    pub(crate) fn restore(&mut self, message_id: &str, at: Timestamp, record: RecordId) {
+        self.seen.insert(message_id.into(), (at, record));
+    }
+
+    /// Sets the latest record time (for restore and erasure).
+    pub(crate) fn set_latest(&mut self, latest: Option<Timestamp>) {
+        self.latest = latest;
+    }
+
+    /// The latest record time seen.
+    pub(crate) fn latest(&self) -> Option<Timestamp> {
+        self.latest
+    }
+
     /// Number of remembered ids.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {

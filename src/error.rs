@@ -509,6 +509,19 @@ pub enum IngestError {
     /// The record log is full (2^48 records).
     #[error("the record log is full")]
     LogFull,
+    /// The record carries an identifier of an erased person (see
+    /// [`crate::Engine::erase`]); pass [`crate::IngestOptions::allow_erased`] to let it in.
+    #[error("identifiers[{index}]: a {kind} identifier of an erased person")]
+    Erased {
+        /// Position of the identifier in the record.
+        index: usize,
+        /// Its kind.
+        kind: String,
+    },
+    /// Erasure hashes exist but no key was set to check records against them
+    /// ([`crate::Engine::set_erasure_key`]).
+    #[error("erased identifiers are kept as keyed hashes, and no erasure key is set")]
+    ErasureKeyMissing,
     /// A consent statement names a purpose the schema does not declare.
     #[error("consent[{index}]: unknown purpose {purpose:?}")]
     UnknownPurpose {
@@ -729,6 +742,20 @@ pub enum PrivacyError {
     /// No profile ever had this id.
     #[error("unknown profile {0}")]
     UnknownProfile(ProfileId),
+    /// The profile was erased.
+    #[error("profile {0} was erased")]
+    Erased(ProfileId),
+    /// No profile holds this identifier.
+    #[error("no profile holds identifier {kind}:{value:?}")]
+    UnknownIdentifier {
+        /// The kind.
+        kind: String,
+        /// The value as given (at most 64 characters).
+        value: String,
+    },
+    /// Suppressing an erasure needs a key ([`crate::Engine::set_erasure_key`]).
+    #[error("erasure with suppression needs an erasure key")]
+    ErasureKeyMissing,
     /// A text longer than the engine's limit.
     #[error("{field}: {len} bytes exceeds the limit of {max}")]
     TooLong {
@@ -803,4 +830,7 @@ pub enum Error {
     /// See [`PrivacyError`].
     #[error(transparent)]
     Privacy(#[from] PrivacyError),
+    /// See [`crate::snapshot::RestoreError`].
+    #[error(transparent)]
+    Restore(#[from] crate::snapshot::RestoreError),
 }

@@ -64,14 +64,15 @@ mod record_log;
 pub mod rfm;
 pub mod schema;
 pub mod segment;
+pub mod snapshot;
 mod time;
 #[cfg(feature = "workload")]
 pub mod workload;
 mod zone;
 
 pub use engine::{
-    DroppedIdentifier, Engine, EngineConfig, IngestReport, LoggedIdentifierView, MergeEvent,
-    Overlap, RecordView,
+    DroppedIdentifier, Engine, EngineConfig, IngestOptions, IngestReport, LoggedIdentifierView,
+    MergeEvent, Overlap, RecordView,
 };
 pub use error::{
     CompileError, CompileProblem, ComputedProblem, CsvError, CsvProblem, DropReason, Error,
@@ -86,7 +87,8 @@ pub use ids::{
 pub use money::{Currency, Money};
 pub use privacy::{
     ActivatedProfile, Activation, ActivationOptions, AddressHash, Audience, ConsentBasis,
-    ConsentState, ConsentStatementView, Removed, Suppression, SuppressionTarget, SuppressionView,
+    ConsentState, ConsentStatementView, ErasureOptions, ErasureReceipt, ProfileExport, Removed,
+    Subject, Suppression, SuppressionTarget, SuppressionView,
 };
 pub use profile::{CurrentValue, IdentifierView, ObservationView, ProfileView, TraitView};
 pub use realtime::{Cause, Change, SegmentChange};

@@ -72,6 +72,12 @@ pub enum Cause {
         /// Suppressed (`true`) or lifted.
         suppressed: bool,
     },
+    /// The person was erased (their ids exit everything), or a profile was rebuilt after
+    /// an erasure.
+    Erasure {
+        /// The live profile that was erased.
+        profile: ProfileId,
+    },
     /// The clock moved (windows and "days since" thresholds passed).
     Clock {
         /// The clock before the move (`None`: it was unset).

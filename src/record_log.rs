@@ -45,6 +45,26 @@ pub(crate) struct LoggedRecord {
 /// End of a profile's record list.
 pub(crate) const NO_RECORD: u64 = u64::MAX;
 
+/// The `profile` of an erased record's slot.
+const ERASED: ProfileId = ProfileId(u32::MAX);
+
+impl LoggedRecord {
+    fn erased() -> Self {
+        LoggedRecord {
+            at: Timestamp::MIN,
+            source: SourceId(0),
+            message_id: None,
+            identifiers: SmallVec::new(),
+            profile: ERASED,
+            next: NO_RECORD,
+        }
+    }
+
+    fn is_erased(&self) -> bool {
+        self.profile == ERASED
+    }
+}
+
 /// A profile's records, as a list threaded through the log: adding a record writes only
 /// the new log entry and the profile, and a merge joins two lists in O(1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,10 +135,12 @@ impl RecordList {
     }
 }
 
-/// All accepted records, by id.
+/// All accepted records, by id; an erased record leaves an empty slot (ids are never
+/// reused).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct RecordLog {
     records: Vec<LoggedRecord>,
+    erased: usize,
 }
 
 impl RecordLog {
@@ -134,9 +156,44 @@ impl RecordLog {
         id
     }
 
-    /// A record by id.
+    /// Puts `record` in slot `id` (an erased slot, or the end; for restore and replay).
+    pub(crate) fn put(&mut self, id: RecordId, record: LoggedRecord) {
+        let Ok(i) = usize::try_from(id.0) else {
+            return;
+        };
+        while self.records.len() <= i {
+            self.records.push(LoggedRecord::erased());
+            self.erased += 1;
+        }
+        if let Some(slot) = self.records.get_mut(i) {
+            if slot.is_erased() {
+                self.erased -= 1;
+            }
+            *slot = record;
+            if slot.is_erased() {
+                self.erased += 1;
+            }
+        }
+    }
+
+    /// Erases record `id`, returning what it held.
+    pub(crate) fn erase(&mut self, id: RecordId) -> Option<LoggedRecord> {
+        let slot = usize::try_from(id.0)
+            .ok()
+            .and_then(|i| self.records.get_mut(i))?;
+        if slot.is_erased() {
+            return None;
+        }
+        self.erased += 1;
+        Some(std::mem::replace(slot, LoggedRecord::erased()))
+    }
+
+    /// A record by id (`None` for an erased one).
     pub(crate) fn get(&self, id: RecordId) -> Option<&LoggedRecord> {
-        usize::try_from(id.0).ok().and_then(|i| self.records.get(i))
+        usize::try_from(id.0)
+            .ok()
+            .and_then(|i| self.records.get(i))
+            .filter(|r| !r.is_erased())
     }
 
     /// A record by id, mutably.
@@ -144,18 +201,25 @@ impl RecordLog {
         usize::try_from(id.0)
             .ok()
             .and_then(|i| self.records.get_mut(i))
+            .filter(|r| !r.is_erased())
     }
 
-    /// Number of records.
+    /// Number of record ids handed out (erased ones included).
     pub(crate) fn len(&self) -> usize {
         self.records.len()
     }
 
-    /// Records with their ids, in arrival order.
+    /// Number of records held (not erased).
+    pub(crate) fn held(&self) -> usize {
+        self.records.len() - self.erased
+    }
+
+    /// Records held, with their ids, in arrival order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (RecordId, &LoggedRecord)> {
         self.records
             .iter()
             .enumerate()
+            .filter(|(_, r)| !r.is_erased())
             .map(|(i, r)| (RecordId(i as u64), r))
     }
 

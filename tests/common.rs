@@ -11,6 +11,11 @@ pub fn eur(minor: i64) -> audience::Money {
     audience::Money::new(minor, audience::Currency::new("EUR").unwrap())
 }
 
+/// An amount in US cents.
+pub fn usd(minor: i64) -> audience::Money {
+    audience::Money::new(minor, audience::Currency::new("USD").unwrap())
+}
+
 /// A timestamp `secs` seconds after 2024-01-01T00:00:00Z.
 pub fn t(secs: i64) -> Timestamp {
     Timestamp::from_secs(1_704_067_200 + secs).unwrap()

@@ -61,7 +61,7 @@ pub(crate) struct Person {
     events: Vec<(&'static str, i64, i64, &'static str)>,
     /// (purpose, channel or every channel, granted).
     consent: Vec<(&'static str, Option<&'static str>, bool)>,
-    suppress: Option<Suppress>,
+    pub(crate) suppress: Option<Suppress>,
 }
 
 fn channel() -> impl Strategy<Value = Option<&'static str>> {

@@ -30,6 +30,7 @@ impl Engine {
         self.check_registered()?;
         self.check_privacy()?;
         self.check_seen()?;
+        self.check_traces()?;
         let live: roaring::RoaringBitmap = self.profiles.iter_live().map(|(id, _)| id.0).collect();
         if live != self.segments.live {
             return Err(format!(
@@ -49,6 +50,79 @@ impl Engine {
         for m in &self.merges {
             if !self.is_retired(m.retired) || m.survivor >= m.retired {
                 return Err(format!("merge log entry {m:?} is inconsistent"));
+            }
+        }
+        Ok(())
+    }
+
+    /// What erasure relies on and guarantees: the dropped-identifier index and the text
+    /// counts equal their recomputation, every held identifier is carried by its first
+    /// record and by no earlier one, and no bitmap holds a profile that is not live.
+    fn check_traces(&self) -> Result<(), String> {
+        let mut dropped: crate::hash::FastMap<crate::ids::IdentId, Vec<RecordId>> = fast_map();
+        for (rid, r) in self.log.iter() {
+            for l in r
+                .identifiers
+                .iter()
+                .filter(|l| l.status != LinkStatus::Linked)
+            {
+                dropped.entry(l.ident).or_default().push(rid);
+            }
+        }
+        let held: crate::hash::FastMap<crate::ids::IdentId, Vec<RecordId>> = self
+            .dropped_in
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| (*k, v.to_vec()))
+            .collect();
+        if dropped != held {
+            return Err("the dropped-identifier index differs from the log".into());
+        }
+        let mut counts: crate::hash::FastMap<crate::event::text::TextId, u32> = fast_map();
+        for (_, p) in self.profiles.iter_live() {
+            for e in p.events.iter() {
+                for (_, v) in e.props() {
+                    if let crate::event::store::PropValue::Text(t) = v {
+                        *counts.entry(t).or_default() += 1;
+                    }
+                }
+            }
+        }
+        for (t, _) in self.texts.iter() {
+            if counts.get(&t).copied().unwrap_or(0) != self.texts.count(t) {
+                return Err(format!(
+                    "text {t:?}: count {} disagrees",
+                    self.texts.count(t)
+                ));
+            }
+        }
+        if counts.len() != self.texts.iter().count() {
+            return Err("an event holds a text the pool dropped".into());
+        }
+        for (id, e) in self.graph.iter() {
+            if self.first_record_of(id) != Some(e.first_record) {
+                return Err(format!(
+                    "identifier {id:?}: first record {:?}, its records say {:?}",
+                    e.first_record,
+                    self.first_record_of(id)
+                ));
+            }
+        }
+        let live = &self.segments.live;
+        let outside = |b: &roaring::RoaringBitmap| !b.is_subset(live);
+        if outside(&self.indexes.profiles()) || outside(&self.privacy_index.profiles()) {
+            return Err("an index holds a profile that is not live".into());
+        }
+        for (i, s) in self.segments.registered() {
+            if outside(&s.members) {
+                return Err(format!("segment {i} holds a profile that is not live"));
+            }
+        }
+        for (i, m) in self.segments.materialized.iter().enumerate() {
+            if outside(&m.members) {
+                return Err(format!(
+                    "materialized leaf {i} holds a profile that is not live"
+                ));
             }
         }
         Ok(())

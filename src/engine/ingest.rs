@@ -38,6 +38,28 @@ struct Unused {
     limit_kind: Option<KindId>,
 }
 
+/// How a record is applied.
+pub(crate) enum Mode<'a> {
+    /// A new record from the host; `allow_erased` is the host's override of erasure
+    /// suppression.
+    Host { allow_erased: bool },
+    /// A logged record replayed into its own slot `rid`; profiles it creates take their ids
+    /// from `pool` first; segments are updated by the caller afterwards.
+    Replay {
+        rid: RecordId,
+        pool: &'a mut std::collections::VecDeque<ProfileId>,
+    },
+}
+
+/// Options of [`Engine::ingest_with`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IngestOptions {
+    /// Accept a record carrying an identifier of an erased person (see
+    /// [`Engine::erase`]): it starts a new, empty profile, and those identifiers are no
+    /// longer refused.
+    pub allow_erased: bool,
+}
+
 /// Everything ingest will do, computed without changing the engine.
 struct Plan<'r> {
     checked: Checked<'r>,
@@ -57,14 +79,47 @@ impl Engine {
     /// # Errors
     /// An [`IngestError`] naming the bad field; the engine is left exactly as it was.
     pub fn ingest(&mut self, record: &Record) -> Result<IngestReport, IngestError> {
+        self.ingest_with(record, IngestOptions::default())
+    }
+
+    /// [`Engine::ingest`] with options: [`IngestOptions::allow_erased`] lets a record
+    /// carrying an erased person's identifier in (a new, empty profile).
+    ///
+    /// # Errors
+    /// As [`Engine::ingest`].
+    pub fn ingest_with(
+        &mut self,
+        record: &Record,
+        options: IngestOptions,
+    ) -> Result<IngestReport, IngestError> {
+        self.ingest_mode(
+            record,
+            Mode::Host {
+                allow_erased: options.allow_erased,
+            },
+        )
+    }
+
+    /// Ingests `record` in `mode`.
+    pub(crate) fn ingest_mode(
+        &mut self,
+        record: &Record,
+        mode: Mode<'_>,
+    ) -> Result<IngestReport, IngestError> {
         let checked = self.validate(record)?;
-        if let Some(report) = self.duplicate(record) {
+        if let Mode::Host { .. } = mode
+            && let Some(report) = self.duplicate(record)
+        {
             return Ok(report);
         }
         let mut scratch = std::mem::take(&mut self.scratch);
+        let host = match &mode {
+            Mode::Host { allow_erased } => Some(*allow_erased),
+            Mode::Replay { .. } => None,
+        };
         let result = self
-            .plan(checked, &mut scratch)
-            .map(|plan| self.apply(plan));
+            .plan(checked, &mut scratch, host)
+            .map(|plan| self.apply(plan, mode));
         self.scratch = scratch;
         result
     }
@@ -262,10 +317,13 @@ impl Engine {
     }
 
     /// Normalizes identifiers, plans the linking and checks sums; changes nothing.
+    /// `host` is `Some(allow_erased)` for a host's record (checked against the erasure
+    /// hashes unless allowed), `None` for a replay.
     fn plan<'r>(
         &self,
         checked: Checked<'r>,
         scratch: &'r mut Scratch,
+        host: Option<bool>,
     ) -> Result<Plan<'r>, IngestError> {
         let mut candidates = link::Candidates::new();
         let mut unused = Vec::new();
@@ -317,6 +375,11 @@ impl Engine {
             });
         }
         let text: &'r str = text;
+        if host == Some(false) && !self.erased_hashes.is_empty() {
+            for c in &candidates {
+                self.check_not_erased(c.input, c.kind, c.value(text))?;
+            }
+        }
         let (ordered, repeats) = link::order_candidates(&self.schema, text, candidates);
         unused.extend(repeats.into_iter().map(|c| Unused {
             input: c.input,
@@ -370,7 +433,7 @@ impl Engine {
     }
 
     /// Applies a plan. Every check has passed; nothing here can fail.
-    fn apply(&mut self, plan: Plan<'_>) -> IngestReport {
+    fn apply(&mut self, plan: Plan<'_>, mode: Mode<'_>) -> IngestReport {
         let Plan {
             checked,
             text,
@@ -378,10 +441,25 @@ impl Engine {
             unused,
         } = plan;
         let record = checked.record;
-        let rid = self.log.next_id();
+        let (rid, mut pool) = match mode {
+            Mode::Host { allow_erased } => {
+                if allow_erased && !self.erased_hashes.is_empty() {
+                    self.forget_erased(&link, text);
+                }
+                (self.log.next_id(), None)
+            }
+            Mode::Replay { rid, pool } => (rid, Some(pool)),
+        };
         let (survivor, created) = match link.survivor() {
             Some(p) => (p, false),
-            None => (self.profiles.create(), true),
+            None => match pool.as_mut().and_then(|p| p.pop_front()) {
+                Some(id) => {
+                    self.profiles
+                        .put(id, crate::profile::Slot::Live(Default::default()));
+                    (id, true)
+                }
+                None => (self.profiles.create(), true),
+            },
         };
         self.segments.live.insert(survivor.0);
         let mut merged: Vec<(ProfileId, usize)> = link
@@ -409,6 +487,9 @@ impl Engine {
         }
         for u in &unused {
             let id = self.graph.intern(u.kind, &u.value, rid);
+            let records = self.dropped_in.entry(id).or_default();
+            let at = records.partition_point(|&r| r < rid);
+            records.insert(at, rid);
             logged.push((
                 u.input,
                 LoggedIdentifier {
@@ -445,14 +526,19 @@ impl Engine {
                 p.seen(id, record.timestamp);
             }
         }
-        self.log.push(LoggedRecord {
+        let entry = LoggedRecord {
             at: record.timestamp,
             source: checked.source,
             message_id: record.message_id.as_deref().map(Into::into),
             identifiers: logged.into_iter().map(|(_, l)| l).collect(),
             profile: survivor,
             next: NO_RECORD,
-        });
+        };
+        if pool.is_some() {
+            self.log.put(rid, entry);
+        } else {
+            self.log.push(entry);
+        }
         let zone_changed = checked
             .traits
             .iter()
@@ -529,24 +615,26 @@ impl Engine {
             .chain(merged.iter().map(|&(p, _)| p))
             .collect();
         let at = self.clock.now().unwrap_or(record.timestamp);
-        self.update_segments(
-            &Dirty::Record {
-                profiles: &moved,
-                touched: &touched,
-            },
-            at,
-            &|p| {
-                if p == survivor {
-                    Cause::Record(rid)
-                } else {
-                    Cause::Merge {
-                        record: rid,
-                        survivor,
-                        retired: p,
+        if pool.is_none() {
+            self.update_segments(
+                &Dirty::Record {
+                    profiles: &moved,
+                    touched: &touched,
+                },
+                at,
+                &|p| {
+                    if p == survivor {
+                        Cause::Record(rid)
+                    } else {
+                        Cause::Merge {
+                            record: rid,
+                            survivor,
+                            retired: p,
+                        }
                     }
-                }
-            },
-        );
+                },
+            );
+        }
         match &record.message_id {
             Some(m) => self.dedup.insert(m, record.timestamp, rid),
             None => self.dedup.note_time(record.timestamp),

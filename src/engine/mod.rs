@@ -5,19 +5,24 @@ mod activate;
 mod check;
 mod computed;
 mod deadline;
+mod erase;
+mod export;
 mod ingest;
 mod ingest_events;
 mod materialize;
 mod privacy;
 mod realtime;
+mod replay;
 mod report;
 mod rfm;
 mod segments;
 
+pub use ingest::IngestOptions;
 pub use report::{DroppedIdentifier, IngestReport, LoggedIdentifierView, MergeEvent, RecordView};
 pub use segments::Overlap;
 
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 
 use crate::dedup::Dedup;
 use crate::error::LookupError;
@@ -126,14 +131,14 @@ pub(crate) struct MergeEntry {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Engine {
     pub(crate) schema: Schema,
-    config: EngineConfig,
+    pub(crate) config: EngineConfig,
     pub(crate) clock: Clock,
-    log: RecordLog,
+    pub(crate) log: RecordLog,
     pub(crate) graph: IdentityGraph,
     pub(crate) profiles: ProfileStore,
-    merges: Vec<MergeEntry>,
-    merges_drained: usize,
-    dedup: Dedup,
+    pub(crate) merges: Vec<MergeEntry>,
+    pub(crate) merges_drained: usize,
+    pub(crate) dedup: Dedup,
     pub(crate) texts: TextPool,
     /// Profiles with events, under the next instant a computed trait of theirs can change.
     pub(crate) due: crate::due::DueQueue,
@@ -147,6 +152,13 @@ pub struct Engine {
     pub(crate) privacy_index: crate::index::privacy::PrivacyIndex,
     /// Identifier suppressions.
     pub(crate) suppressed_ids: privacy::IdentifierSuppressions,
+    /// Per dropped identifier, the records that dropped it, ascending (for erasure and
+    /// repair: who else carried an identifier).
+    pub(crate) dropped_in: crate::hash::FastMap<IdentId, SmallVec<[RecordId; 2]>>,
+    /// The host's key for erasure hashes (not state: never compared or snapshotted).
+    pub(crate) erasure_key: erase::ErasureKey,
+    /// Keyed hashes of erased identifiers: records carrying one are refused.
+    pub(crate) erased_hashes: std::collections::BTreeSet<[u8; 32]>,
     scratch: Scratch,
 }
 
@@ -174,6 +186,9 @@ impl Engine {
             indexes: crate::index::TraitIndexes::new(&schema),
             privacy_index: crate::index::privacy::PrivacyIndex::new(&schema),
             suppressed_ids: privacy::IdentifierSuppressions::new(),
+            erased_hashes: std::collections::BTreeSet::new(),
+            dropped_in: crate::hash::fast_map(),
+            erasure_key: erase::ErasureKey::default(),
             scratch: Scratch::default(),
             schema,
         }
@@ -197,11 +212,14 @@ impl Engine {
     /// The live profile that `id` is now part of (itself, or the survivor of its merges).
     ///
     /// # Errors
-    /// [`LookupError::UnknownProfile`] for an id never handed out.
+    /// [`LookupError::UnknownProfile`] for an id never handed out, [`LookupError::Erased`]
+    /// for one whose person was erased.
     pub fn resolve(&self, id: ProfileId) -> Result<ProfileId, LookupError> {
-        self.profiles
-            .resolve(id)
-            .ok_or(LookupError::UnknownProfile(id))
+        match self.profiles.resolve(id) {
+            Some(live) => Ok(live),
+            None if id.index() < self.profiles.slot_count() => Err(LookupError::Erased(id)),
+            None => Err(LookupError::UnknownProfile(id)),
+        }
     }
 
     /// Everything the profile `id` (or the survivor it was merged into) holds.
@@ -329,12 +347,13 @@ impl Engine {
         self.profiles.iter_live().map(|(id, _)| id)
     }
 
-    /// Number of accepted records.
+    /// Number of accepted records held (erased ones are not counted).
     pub fn record_count(&self) -> usize {
-        self.log.len()
+        self.log.held()
     }
 
-    /// Number of distinct normalized identifiers ever seen (linked or not).
+    /// Number of distinct normalized identifiers held (linked or not; erased ones are not
+    /// counted).
     pub fn identifier_count(&self) -> usize {
         self.graph.len()
     }
@@ -357,6 +376,16 @@ impl Engine {
             + self.privacy_index.heap_bytes()
             + self.due.heap_bytes()
             + self.merges.capacity() * std::mem::size_of::<MergeEntry>()
+    }
+
+    /// The merge log.
+    pub(crate) fn merge_entries(&self) -> &[MergeEntry] {
+        &self.merges
+    }
+
+    /// How many merges the host drained.
+    pub(crate) fn merges_drained(&self) -> usize {
+        self.merges_drained
     }
 
     /// Whether `id` names a retired profile.

@@ -300,7 +300,8 @@ impl Engine {
             .collect()
     }
 
-    /// The suppressions that apply to `profile`: its own, then its identifiers'.
+    /// The suppressions that apply to `profile`: its own, then its identifiers' by (kind,
+    /// value).
     pub(crate) fn suppression_views(
         &self,
         id: ProfileId,
@@ -334,6 +335,14 @@ impl Engine {
                 reason: s.reason.to_string(),
                 at: s.at,
             });
+        let mut of_identifiers: Vec<SuppressionView> = of_identifiers.collect();
+        of_identifiers.sort_by(|a, b| {
+            let key = |v: &SuppressionView| match &v.target {
+                SuppressionTarget::Identifier { kind, value } => (kind.clone(), value.clone()),
+                SuppressionTarget::Profile(_) => (String::new(), String::new()),
+            };
+            (key(a), &a.channel, a.at, &a.reason).cmp(&(key(b), &b.channel, b.at, &b.reason))
+        });
         own.chain(of_identifiers).collect()
     }
 
@@ -365,6 +374,7 @@ impl Engine {
                 .transpose()?,
             at: s.at,
             reason: s.reason.as_str().into(),
+            anchor: None,
         })
     }
 
@@ -417,8 +427,9 @@ impl Engine {
     }
 
     /// Suppresses profile `id` (the person: it follows them through merges) on a channel
-    /// or on every channel. Suppressing the same channel again replaces the reason and
-    /// time. Registered segments reading suppression are updated.
+    /// or on every channel, with a reason and a time. Entries are kept as a history:
+    /// suppressing again adds one (an exact repeat is ignored), and lifting a channel
+    /// removes all of its entries. Registered segments reading suppression are updated.
     ///
     /// ```
     /// use audience::segment::suppressed;
@@ -439,9 +450,13 @@ impl Engine {
         let (live, _) = self
             .live_profile(id)
             .map_err(|_| PrivacyError::UnknownProfile(id))?;
-        let entry = self.suppression_entry(&s)?;
+        let mut entry = self.suppression_entry(&s)?;
+        entry.anchor = self
+            .profiles
+            .get(live)
+            .and_then(|p| p.records.iter(&self.log).max());
         if let Some(profile) = self.profiles.get_mut(live) {
-            suppression::replace(&mut profile.privacy_mut().suppressions, entry);
+            suppression::add(&mut profile.privacy_mut().suppressions, entry);
         }
         let cause = Cause::Suppression {
             target: SuppressionTarget::Profile(live),
@@ -516,7 +531,7 @@ impl Engine {
             value: key.1.to_string(),
         };
         let (kind_id, normalized) = key;
-        suppression::replace(
+        suppression::add(
             self.suppressed_ids
                 .entry(kind_id)
                 .or_default()

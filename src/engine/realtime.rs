@@ -153,6 +153,8 @@ impl Engine {
             refs,
             leaves,
             members,
+            registered_at: now,
+            entered: crate::hash::fast_map(),
         }))
     }
 
@@ -371,6 +373,14 @@ impl Engine {
                         cause: cause(ProfileId(id)),
                     })
                     .collect();
+                if let Some(seg) = self.segments.get_mut(i) {
+                    for c in &changes {
+                        match c.change {
+                            Change::Entered => seg.entered.insert(c.profile.0, c.at),
+                            Change::Exited => seg.entered.remove(&c.profile.0),
+                        };
+                    }
+                }
                 self.segments.changes.extend(changes);
             }
             if !changed.is_empty() {
@@ -391,6 +401,12 @@ impl Engine {
                 {
                     expected.insert(p.0);
                 }
+            }
+            if seg.entered.keys().any(|p| !seg.members.contains(*p)) {
+                return Err(format!(
+                    "segment {i} ({}): an entry time of a non-member",
+                    seg.name
+                ));
             }
             if expected != seg.members {
                 return Err(format!(

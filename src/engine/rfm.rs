@@ -48,6 +48,42 @@ impl RfmState {
         }
     }
 
+    /// Per model: the latest and the previous run.
+    pub(crate) fn runs(&self) -> Vec<[Option<RfmRun>; 2]> {
+        self.current
+            .iter()
+            .zip(&self.previous)
+            .map(|(c, p)| [c.clone(), p.clone()])
+            .collect()
+    }
+
+    /// The runs, mutably (to take erased profiles out, or to restore them).
+    pub(crate) fn runs_mut(&mut self) -> impl Iterator<Item = &mut Option<RfmRun>> {
+        self.current.iter_mut().chain(self.previous.iter_mut())
+    }
+
+    /// Sets model `index`'s runs (for restore).
+    pub(crate) fn set_runs(
+        &mut self,
+        index: usize,
+        current: Option<RfmRun>,
+        previous: Option<RfmRun>,
+    ) {
+        if let Some(c) = self.current.get_mut(index) {
+            *c = current;
+        }
+        if let Some(p) = self.previous.get_mut(index) {
+            *p = previous;
+        }
+    }
+
+    /// Clears `p`'s tallies (erasure, replay).
+    pub(crate) fn clear(&mut self, p: ProfileId) {
+        for t in &mut self.tallies {
+            t.clear(p);
+        }
+    }
+
     /// The bound on `p`'s monetary sums in model `index`.
     pub(crate) fn magnitude(&self, index: usize, p: ProfileId) -> u64 {
         self.tallies.get(index).map_or(0, |t| t.magnitude(p))

@@ -17,6 +17,9 @@ const INLINE: usize = 29;
 const SPILLED: u8 = u8::MAX;
 const NO_OWNER: u32 = u32::MAX;
 
+/// The `first_record` of an erased identifier's slot.
+const ERASED: RecordId = RecordId(u64::MAX);
+
 /// One interned identifier.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct IdentEntry {
@@ -71,12 +74,14 @@ impl Bucket {
     }
 }
 
-/// Interned identifiers and their owners.
+/// Interned identifiers and their owners. An erased identifier leaves an empty slot (ids
+/// are never reused).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct IdentityGraph {
     table: HashTable<Bucket>,
     entries: Vec<IdentEntry>,
     hasher: FixedState,
+    erased: usize,
 }
 
 impl PartialEq for IdentityGraph {
@@ -114,7 +119,7 @@ impl IdentityGraph {
     }
 
     fn find_mut(&mut self, id: IdentId) -> Option<&mut Bucket> {
-        let entry = self.entries.get(id.index())?;
+        let entry = self.entry(id)?;
         let hash = hash_of(&self.hasher, entry.kind, entry.value.as_bytes());
         self.table.find_mut(hash, |b| b.id == id)
     }
@@ -149,6 +154,7 @@ impl IdentityGraph {
             table,
             entries,
             hasher,
+            ..
         } = self;
         let hash = hash_of(hasher, kind, value.as_bytes());
         table.insert_unique(hash, Bucket::new(id, kind, value), |b| {
@@ -162,21 +168,50 @@ impl IdentityGraph {
         id
     }
 
-    /// The entry of an interned id.
+    /// The entry of an interned id (`None` for an erased one).
     pub(crate) fn entry(&self, id: IdentId) -> Option<&IdentEntry> {
-        self.entries.get(id.index())
+        self.entries
+            .get(id.index())
+            .filter(|e| e.first_record != ERASED)
+    }
+
+    /// Sets the first record that carried `id`.
+    pub(crate) fn set_first_record(&mut self, id: IdentId, record: RecordId) {
+        if let Some(e) = self.entries.get_mut(id.index())
+            && e.first_record != ERASED
+        {
+            e.first_record = record;
+        }
+    }
+
+    /// Erases `id`: its value is forgotten and it is found no more.
+    pub(crate) fn erase(&mut self, id: IdentId) {
+        let Some(entry) = self.entry(id) else {
+            return;
+        };
+        let hash = hash_of(&self.hasher, entry.kind, entry.value.as_bytes());
+        if let Ok(mut found) = self.table.find_entry(hash, |b| b.id == id) {
+            // The table keeps a removed bucket's bytes: wipe the value first.
+            found.get_mut().inline = [0; INLINE];
+            found.remove();
+        }
+        if let Some(e) = self.entries.get_mut(id.index()) {
+            e.value = compact_str::CompactString::default();
+            e.first_record = ERASED;
+            self.erased += 1;
+        }
     }
 
     /// The profile that holds `id`.
     pub(crate) fn owner(&self, id: IdentId) -> Option<ProfileId> {
-        let entry = self.entries.get(id.index())?;
+        let entry = self.entry(id)?;
         let hash = hash_of(&self.hasher, entry.kind, entry.value.as_bytes());
         self.table.find(hash, |b| b.id == id)?.owner()
     }
 
     /// The kind of `id`.
     pub(crate) fn kind(&self, id: IdentId) -> Option<KindId> {
-        self.entries.get(id.index()).map(|e| e.kind)
+        self.entry(id).map(|e| e.kind)
     }
 
     /// Links `id` to `owner` (or unlinks it with `None`).
@@ -186,16 +221,22 @@ impl IdentityGraph {
         }
     }
 
-    /// Number of interned identifiers.
-    pub(crate) fn len(&self) -> usize {
+    /// Number of identifier ids handed out (erased ones included).
+    pub(crate) fn ident_slots(&self) -> usize {
         self.entries.len()
     }
 
-    /// All entries with their ids, in id order.
+    /// Number of identifiers held (not erased).
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len() - self.erased
+    }
+
+    /// All entries held, with their ids, in id order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (IdentId, &IdentEntry)> {
         self.entries
             .iter()
             .enumerate()
+            .filter(|(_, e)| e.first_record != ERASED)
             .map(|(i, e)| (IdentId(u32::try_from(i).unwrap_or(u32::MAX)), e))
     }
 
@@ -214,7 +255,7 @@ impl IdentityGraph {
 
     /// Checks that the table finds every entry under its own value.
     pub(crate) fn internal_validate(&self) -> Result<(), String> {
-        if self.table.len() != self.entries.len() {
+        if self.table.len() != self.len() {
             return Err("identity table and entries differ in size".into());
         }
         for (id, e) in self.iter() {

@@ -96,6 +96,9 @@ impl Bsi {
         if let Some(old) = old {
             self.write(p, old, false);
             self.exists.remove(p);
+            if let Some(slot) = self.values.get_mut(p as usize) {
+                *slot = 0;
+            }
         }
         if let Some(v) = value {
             if self.offset(v).is_none() {
@@ -111,6 +114,11 @@ impl Bsi {
                 *slot = v;
             }
         }
+    }
+
+    /// Every profile with a value.
+    pub(crate) fn profiles(&self) -> &RoaringBitmap {
+        &self.exists
     }
 
     /// Profiles with a value, within `within`.

@@ -8,7 +8,8 @@ use crate::record::Value;
 use crate::segment::compile::CTest;
 use crate::segment::eval_row::passes_value;
 
-/// Profiles by value.
+/// Profiles by value. A value no profile holds any more is forgotten (its id reused), so
+/// an erased person's values leave no trace here.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Categorical {
     ids: FastMap<Value, u32>,
@@ -16,6 +17,8 @@ pub(crate) struct Categorical {
     bitmaps: Vec<RoaringBitmap>,
     /// Per profile: its value's id plus one (0: none).
     of: Vec<u32>,
+    /// Ids of forgotten values, to reuse.
+    free: Vec<u32>,
 }
 
 impl Categorical {
@@ -24,9 +27,9 @@ impl Categorical {
         self.of.get(p as usize).and_then(|&i| i.checked_sub(1))
     }
 
-    /// The number of distinct values ever seen.
+    /// The number of distinct values held.
     pub(crate) fn distinct(&self) -> usize {
-        self.values.len()
+        self.values.len() - self.free.len()
     }
 
     /// The value of `p`, if it has one.
@@ -36,22 +39,43 @@ impl Categorical {
 
     /// Sets (or with `None` clears) the value of `p`.
     pub(crate) fn set(&mut self, p: u32, value: Option<&Value>) {
+        if value.is_some_and(|v| self.value_of(p) == Some(v)) {
+            return;
+        }
         let new = value.map(|v| match self.ids.get(v) {
             Some(&id) => id,
-            None => {
-                let id = u32::try_from(self.values.len()).unwrap_or(u32::MAX);
-                self.ids.insert(v.clone(), id);
-                self.values.push(v.clone());
-                self.bitmaps.push(RoaringBitmap::new());
-                id
-            }
+            None => match self.free.pop() {
+                Some(id) => {
+                    self.ids.insert(v.clone(), id);
+                    if let Some(slot) = self.values.get_mut(id as usize) {
+                        *slot = v.clone();
+                    }
+                    id
+                }
+                None => {
+                    let id = u32::try_from(self.values.len()).unwrap_or(u32::MAX);
+                    self.ids.insert(v.clone(), id);
+                    self.values.push(v.clone());
+                    self.bitmaps.push(RoaringBitmap::new());
+                    id
+                }
+            },
         });
         let old = self.id_of(p);
         if old == new {
             return;
         }
-        if let Some(b) = old.and_then(|i| self.bitmaps.get_mut(i as usize)) {
+        if let Some(i) = old
+            && let Some(b) = self.bitmaps.get_mut(i as usize)
+        {
             b.remove(p);
+            if b.is_empty() {
+                if let Some(v) = self.values.get_mut(i as usize) {
+                    let gone = std::mem::replace(v, Value::Boolean(false));
+                    self.ids.remove(&gone);
+                }
+                self.free.push(i);
+            }
         }
         if let Some(b) = new.and_then(|i| self.bitmaps.get_mut(i as usize)) {
             b.insert(p);
@@ -97,6 +121,14 @@ impl Categorical {
     /// Checks that each profile sits in exactly the bitmap of its value.
     pub(crate) fn check(&self) -> Result<(), String> {
         for (id, b) in self.bitmaps.iter().enumerate() {
+            let free = self.free.contains(&(id as u32));
+            let mapped = self
+                .values
+                .get(id)
+                .is_some_and(|v| self.ids.get(v) == Some(&(id as u32)));
+            if free == (mapped && !b.is_empty()) || (free && !b.is_empty()) {
+                return Err(format!("value {id}: held and forgotten disagree"));
+            }
             for p in b {
                 if self.id_of(p) != Some(id as u32) {
                     return Err(format!(
@@ -116,6 +148,13 @@ impl Categorical {
             }
         }
         Ok(())
+    }
+
+    /// Every profile holding a value.
+    pub(crate) fn profiles(&self) -> RoaringBitmap {
+        self.bitmaps
+            .iter()
+            .fold(RoaringBitmap::new(), |acc, b| acc | b)
     }
 
     /// Estimated heap bytes.

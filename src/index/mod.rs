@@ -191,6 +191,23 @@ impl TraitIndexes {
         Ok(())
     }
 
+    /// Every profile any trait index holds.
+    pub(crate) fn profiles(&self) -> RoaringBitmap {
+        let mut all = RoaringBitmap::new();
+        for index in self.by_trait.iter().flatten() {
+            match index {
+                TraitIndex::Categorical(c) => all |= c.profiles(),
+                TraitIndex::Numeric(b, few) => {
+                    all |= b.profiles();
+                    if let Some(c) = few {
+                        all |= c.profiles();
+                    }
+                }
+            }
+        }
+        all
+    }
+
     /// Estimated heap bytes.
     pub(crate) fn heap_bytes(&self) -> usize {
         self.by_trait

@@ -6,10 +6,14 @@
 
 pub(crate) mod activation;
 pub(crate) mod consent;
+pub(crate) mod erase;
+pub(crate) mod export;
 pub(crate) mod suppression;
 
 pub use activation::{
     ActivatedProfile, Activation, ActivationOptions, AddressHash, Audience, Removed,
 };
 pub use consent::{ConsentBasis, ConsentState, ConsentStatementView};
+pub use erase::{ErasureOptions, ErasureReceipt, Subject};
+pub use export::{IdentifierRecords, Membership, ProfileExport, RestrictionView, RfmExport};
 pub use suppression::{Suppression, SuppressionTarget, SuppressionView};

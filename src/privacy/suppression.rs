@@ -54,6 +54,10 @@ pub(crate) struct SuppressionEntry {
     pub(crate) channel: Option<ChannelId>,
     pub(crate) at: Timestamp,
     pub(crate) reason: Box<str>,
+    /// For a whole-profile suppression, the profile's latest record when it was made:
+    /// when profiles are rebuilt from their records, it stays with the profile holding
+    /// that record (where merges would have carried it).
+    pub(crate) anchor: Option<crate::ids::RecordId>,
 }
 
 impl SuppressionEntry {
@@ -66,16 +70,18 @@ impl SuppressionEntry {
     }
 }
 
-/// Sorts entries by (channel, time, reason).
-pub(crate) fn sort(entries: &mut [SuppressionEntry]) {
+/// Sorts entries by (channel, time, reason), without exact repeats.
+pub(crate) fn sort(entries: &mut Vec<SuppressionEntry>) {
     entries.sort_unstable();
+    entries.dedup();
 }
 
-/// Replaces the entries of `entry`'s channel slot with `entry`.
-pub(crate) fn replace(entries: &mut Vec<SuppressionEntry>, entry: SuppressionEntry) {
-    entries.retain(|e| e.channel != entry.channel);
-    entries.push(entry);
-    sort(entries);
+/// Adds `entry` (an exact repeat is not added twice). Entries are a history: a merge
+/// keeps both profiles' and suppressing again adds one, so the two agree.
+pub(crate) fn add(entries: &mut Vec<SuppressionEntry>, entry: SuppressionEntry) {
+    if let Err(i) = entries.binary_search(&entry) {
+        entries.insert(i, entry);
+    }
 }
 
 /// Removes the entries of one channel slot; whether there were any.

@@ -141,6 +141,8 @@ pub(crate) enum Slot {
     Live(Profile),
     /// Merged into another profile.
     Retired(ProfileId),
+    /// Erased: nothing is left of it.
+    Erased,
 }
 
 /// All profiles, by id.
@@ -192,6 +194,7 @@ impl ProfileStore {
             match self.slots.get(id.index())? {
                 Slot::Live(_) => return Some(id),
                 Slot::Retired(into) => id = *into,
+                Slot::Erased => return None,
             }
         }
         None
@@ -212,6 +215,36 @@ impl ProfileStore {
         }
     }
 
+    /// Erases `id`'s slot (live or retired), returning what a live one held.
+    pub(crate) fn erase(&mut self, id: ProfileId) -> Option<Profile> {
+        let slot = self.slots.get_mut(id.index())?;
+        match std::mem::replace(slot, Slot::Erased) {
+            Slot::Live(p) => {
+                self.live = self.live.saturating_sub(1);
+                Some(p)
+            }
+            _ => None,
+        }
+    }
+
+    /// Puts `profile` in slot `id` (erased or past the end; for restore and replay).
+    pub(crate) fn put(&mut self, id: ProfileId, slot: Slot) {
+        let i = id.index();
+        if self.slots.len() <= i {
+            self.slots.resize(i + 1, Slot::Erased);
+        }
+        if let Some(s) = self.slots.get_mut(i) {
+            let was_live = matches!(s, Slot::Live(_));
+            let is_live = matches!(slot, Slot::Live(_));
+            *s = slot;
+            match (was_live, is_live) {
+                (false, true) => self.live = self.live.saturating_add(1),
+                (true, false) => self.live = self.live.saturating_sub(1),
+                _ => {}
+            }
+        }
+    }
+
     /// Number of live profiles.
     pub(crate) fn live_count(&self) -> usize {
         self.live
@@ -226,7 +259,7 @@ impl ProfileStore {
     pub(crate) fn iter_live(&self) -> impl Iterator<Item = (ProfileId, &Profile)> {
         self.slots.iter().enumerate().filter_map(|(i, s)| match s {
             Slot::Live(p) => Some((ProfileId(u32::try_from(i).unwrap_or(u32::MAX)), p)),
-            Slot::Retired(_) => None,
+            Slot::Retired(_) | Slot::Erased => None,
         })
     }
 

@@ -1,7 +1,7 @@
 //! One scoring run of a model: the values and scores of every scored profile, and the
 //! cut points that explain them.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::ids::ProfileId;
 use crate::money::Currency;
@@ -102,7 +102,7 @@ impl RfmTrend {
 /// A run is a snapshot: later events change nothing until the next run. A profile merged
 /// away since the run is no longer reported by the engine (its id is not live); the
 /// survivor keeps the scores it was given.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RfmRun {
     pub(crate) model: String,
     pub(crate) reference: Timestamp,
@@ -228,6 +228,31 @@ impl RfmRun {
             s.clear();
         }
         run
+    }
+
+    /// Takes the profiles in `ids` out of the run; returns how many were in it.
+    pub(crate) fn remove(&mut self, ids: &std::collections::BTreeSet<ProfileId>) -> usize {
+        let keep: Vec<bool> = self.profiles.iter().map(|p| !ids.contains(p)).collect();
+        let removed = keep.iter().filter(|k| !**k).count();
+        if removed == 0 {
+            return 0;
+        }
+        fn retain<T>(v: &mut Vec<T>, keep: &[bool]) {
+            let mut i = 0;
+            v.retain(|_| {
+                let k = keep.get(i).copied().unwrap_or(true);
+                i += 1;
+                k
+            });
+        }
+        retain(&mut self.profiles, &keep);
+        retain(&mut self.recency_days, &keep);
+        retain(&mut self.frequency, &keep);
+        retain(&mut self.monetary_minor, &keep);
+        for s in &mut self.scores {
+            retain(s, &keep);
+        }
+        removed
     }
 
     /// Room for `n` profiles in every column.

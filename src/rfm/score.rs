@@ -12,7 +12,7 @@ use crate::rfm::segments::Dimension;
 /// score: the type-7 quantiles at `k / bins` for the quantile conventions (what each
 /// convention compares with is documented on [`Scoring`]), the host's breaks for
 /// [`Scoring::Fixed`].
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct RfmCuts {
     /// Recency cut points, in days.
     pub recency_days: Vec<Quantile>,

@@ -181,6 +181,20 @@ impl Tallies {
         self.max_latest = max_latest;
     }
 
+    /// Empties `p`'s tally.
+    pub(crate) fn clear(&mut self, p: ProfileId) {
+        let i = p.index();
+        if let Some(t) = self.tallies.get_mut(i) {
+            *t = Tally::EMPTY;
+        }
+        if let Some(l) = self.latest.get_mut(i) {
+            *l = i64::MIN;
+        }
+        if let Some(m) = self.magnitudes.get_mut(i) {
+            *m = 0;
+        }
+    }
+
     /// Moves `retired`'s tally into `survivor`'s.
     pub(crate) fn merge(&mut self, survivor: ProfileId, retired: ProfileId) {
         let Some(taken) = self.slot(retired).map(|s| {

@@ -1,6 +1,8 @@
 //! [`Expr`]: the segment language, a serde AST with no references into the engine.
 //!
-//! In JSON an expression is tagged by its kind:
+//! In JSON an expression is tagged by its kind; optional fields may be left out (they
+//! are written out in full, so any serde format, self-describing or not, reads them
+//! back):
 //!
 //! ```
 //! use audience::segment::{Expr, Test, event, trait_};
@@ -64,7 +66,7 @@ pub struct EventSpec {
     /// The event kind.
     pub kind: String,
     /// Conditions on properties, all of which must hold (`category in ["jazz"]`).
-    #[serde(default, rename = "where", skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, rename = "where")]
     pub conditions: Vec<PropertyCondition>,
 }
 
@@ -76,28 +78,24 @@ pub struct EventCond {
     /// The event kind.
     pub kind: String,
     /// Conditions on properties.
-    #[serde(default, rename = "where", skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, rename = "where")]
     pub conditions: Vec<PropertyCondition>,
     /// The window (default: ever).
-    #[serde(default = "ever", skip_serializing_if = "is_ever")]
+    #[serde(default = "ever")]
     pub window: Window,
     /// At least this many matching events (default 1 when no other bound is given).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub at_least: Option<u64>,
     /// At most this many matching events.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub at_most: Option<u64>,
     /// The sum of an integer or money property over the matching events passes a test.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub sum: Option<SumTest>,
 }
 
 fn ever() -> Window {
     Window::Ever
-}
-
-fn is_ever(w: &Window) -> bool {
-    *w == Window::Ever
 }
 
 /// A test on the sum of a property over the matching events.
@@ -184,7 +182,7 @@ pub struct SampleCond {
     /// End bucket, exclusive (0..=100, at least `from`).
     pub to: u8,
     /// The identifier kind whose smallest value is the key (default: the profile id).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub key_kind: Option<String>,
 }
 
@@ -236,7 +234,7 @@ pub enum Expr {
     /// Activation is finer: a suppressed identifier only withholds that address.
     Suppressed {
         /// The channel; `None` for any.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default)]
         channel: Option<String>,
     },
     /// A member of a named segment.

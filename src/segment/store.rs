@@ -26,6 +26,20 @@ pub(crate) struct Registered {
     pub(crate) leaves: Vec<usize>,
     /// Its members, kept current.
     pub(crate) members: RoaringBitmap,
+    /// When it was registered (the clock, or the earliest time when unset): the entry
+    /// time of members that were in from the start.
+    pub(crate) registered_at: crate::time::Timestamp,
+    /// Entry times of members that entered after registration (exits remove them).
+    pub(crate) entered: crate::hash::FastMap<u32, crate::time::Timestamp>,
+}
+
+impl Registered {
+    /// When member `p` entered (`None`: not a member).
+    pub(crate) fn entered_at(&self, p: u32) -> Option<crate::time::Timestamp> {
+        self.members
+            .contains(p)
+            .then(|| self.entered.get(&p).copied().unwrap_or(self.registered_at))
+    }
 }
 
 /// Registered segments, live profiles, materialized conditions and queued changes.
@@ -70,6 +84,16 @@ impl SegmentStore {
     /// The number of slots (registered and unregistered).
     pub(crate) fn slot_count(&self) -> usize {
         self.slots.len()
+    }
+
+    /// Every slot, in id order (`None`: unregistered).
+    pub(crate) fn slots(&self) -> impl Iterator<Item = Option<&Registered>> {
+        self.slots.iter().map(Option::as_ref)
+    }
+
+    /// Adds an empty slot (an unregistered id, for restore).
+    pub(crate) fn push_vacant(&mut self) {
+        self.slots.push(None);
     }
 
     /// The registered segments, by position, in id order.
@@ -129,7 +153,7 @@ impl SegmentStore {
         self.live.serialized_size()
             + self
                 .registered()
-                .map(|(_, r)| r.members.serialized_size())
+                .map(|(_, r)| r.members.serialized_size() + r.entered.capacity() * 17)
                 .sum::<usize>()
             + self
                 .materialized

@@ -1,0 +1,390 @@
+//! Rebuilding profiles from their records: what erasure (and identity repair) use to
+//! leave exactly the profiles the records would have formed.
+//!
+//! Every observation, event and consent statement names its record, and the log keeps
+//! each record's identifiers, so a record's content can be rebuilt. To rebuild profiles,
+//! their derived state is taken out of every structure and their records are applied
+//! again in record order, into their own log slots; the profiles they form take the old
+//! ids, lowest first, so a history that replays the same way gets back the same ids.
+
+use std::collections::{BTreeSet, VecDeque};
+
+use crate::engine::Engine;
+use crate::engine::ingest::Mode;
+use crate::event::store::PropValue;
+use crate::ids::{IdentId, ProfileId, RecordId};
+use crate::privacy::suppression::SuppressionEntry;
+use crate::profile::{Profile, Slot};
+use crate::record::{ConsentInput, EventInput, IdentifierInput, PropertyInput, Record, TraitInput};
+use crate::record_log::LinkStatus;
+
+/// What [`Engine::rebuild`] did.
+#[derive(Debug, Default)]
+pub(crate) struct Rebuilt {
+    /// The live profiles the records formed, ascending.
+    pub(crate) profiles: Vec<ProfileId>,
+    /// The ids that took part (old and new), for segment updates.
+    pub(crate) touched: Vec<ProfileId>,
+    /// Records that could not be applied again (they are erased).
+    pub(crate) refused: Vec<RecordId>,
+}
+
+impl Engine {
+    /// The ids that resolve to live profile `p`: itself and every profile merged into it,
+    /// ascending.
+    pub(crate) fn ids_of(&self, p: ProfileId) -> Vec<ProfileId> {
+        let mut ids: BTreeSet<ProfileId> = BTreeSet::from([p]);
+        for m in &self.merges {
+            if self.profiles.resolve(m.retired) == Some(p) {
+                ids.insert(m.retired);
+            }
+        }
+        ids.into_iter().collect()
+    }
+
+    /// The content of logged record `rid`, from the log and from what `profile` holds of it.
+    pub(crate) fn rebuild_record(&self, rid: RecordId, profile: &Profile) -> Option<Record> {
+        let r = self.log.get(rid)?;
+        let schema = &self.schema;
+        let identifiers = r
+            .identifiers
+            .iter()
+            .filter_map(|l| {
+                let e = self.graph.entry(l.ident)?;
+                Some(IdentifierInput {
+                    kind: schema.kind(e.kind)?.name.clone(),
+                    value: e.value.to_string(),
+                })
+            })
+            .collect();
+        let traits = profile
+            .traits
+            .iter()
+            .flat_map(|t| t.observations.iter().map(move |o| (t.trait_id, o)))
+            .filter(|(_, o)| o.record == rid)
+            .filter_map(|(id, o)| {
+                Some(TraitInput {
+                    name: schema.trait_def(id)?.name.clone(),
+                    value: o.value.clone(),
+                })
+            })
+            .collect();
+        let mut events: Vec<(u32, EventInput)> = profile
+            .events
+            .iter()
+            .filter(|e| e.record() == rid)
+            .filter_map(|e| {
+                let def = schema.event_kind(e.kind())?;
+                let properties = e
+                    .props()
+                    .filter_map(|(pos, v)| {
+                        Some(PropertyInput {
+                            name: def.properties.get(usize::from(pos))?.name.clone(),
+                            value: crate::event::store::prop_value(&self.texts, v),
+                        })
+                    })
+                    .collect();
+                Some((
+                    e.key().2,
+                    EventInput {
+                        kind: def.name.clone(),
+                        at: e.at(),
+                        properties,
+                    },
+                ))
+            })
+            .collect();
+        events.sort_by_key(|(seq, _)| *seq);
+        let consent = profile
+            .privacy
+            .iter()
+            .flat_map(|p| &p.statements)
+            .filter(|s| s.record == rid)
+            .filter_map(|s| {
+                Some(ConsentInput {
+                    purpose: schema.purpose(s.purpose)?.name.clone(),
+                    channel: match s.channel {
+                        Some(c) => Some(schema.channel(c)?.name.clone()),
+                        None => None,
+                    },
+                    granted: s.granted,
+                    proof: s.proof.as_deref().map(str::to_string),
+                })
+            })
+            .collect();
+        Some(Record {
+            timestamp: r.at,
+            source: schema.source(r.source)?.name.clone(),
+            message_id: r.message_id.as_deref().map(str::to_string),
+            identifiers,
+            traits,
+            events: events.into_iter().map(|(_, e)| e).collect(),
+            consent,
+        })
+    }
+
+    /// The first held record that carries `ident`: among those that dropped it and those
+    /// of its owner that linked it.
+    pub(crate) fn first_record_of(&self, ident: IdentId) -> Option<RecordId> {
+        let dropped = self.dropped_in.get(&ident).and_then(|r| r.first().copied());
+        let linked = self.graph.owner(ident).and_then(|owner| {
+            let profile = self.profiles.get(owner)?;
+            profile
+                .records
+                .iter(&self.log)
+                .filter(|rid| {
+                    self.log.get(*rid).is_some_and(|r| {
+                        r.identifiers
+                            .iter()
+                            .any(|l| l.ident == ident && l.status == LinkStatus::Linked)
+                    })
+                })
+                .min()
+        });
+        match (dropped, linked) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// After records referencing `idents` went away or moved: each identifier's first
+    /// record is set again, and one no record references any more is erased.
+    pub(crate) fn settle_identifiers(&mut self, idents: &BTreeSet<IdentId>) {
+        for &ident in idents {
+            if self.dropped_in.get(&ident).is_some_and(|r| r.is_empty()) {
+                self.dropped_in.remove(&ident);
+            }
+            match self.first_record_of(ident) {
+                Some(first) => self.graph.set_first_record(ident, first),
+                None => self.graph.erase(ident),
+            }
+        }
+    }
+
+    /// Takes live profile `p`'s derived state out of every structure (indexes, queues,
+    /// materialized conditions, tallies, the live bitmap), and its records out of
+    /// de-duplication and the dropped-identifier index; releases its event texts and
+    /// unlinks its identifiers. Returns the profile, its slot erased.
+    pub(crate) fn detach(&mut self, p: ProfileId) -> Option<Profile> {
+        let profile = self.profiles.erase(p)?;
+        self.segments.live.remove(p.0);
+        self.indexes.update_all(p, None);
+        self.privacy_index.set(p, &Default::default());
+        self.due.set(p, None);
+        self.retire_materialized(p);
+        self.rfm.clear(p);
+        for l in &profile.identifiers {
+            self.graph.set_owner(l.ident, None);
+        }
+        let records: BTreeSet<RecordId> = profile.records.iter(&self.log).collect();
+        for &rid in &records {
+            let dropped: Vec<IdentId> = self.log.get(rid).map_or_else(Vec::new, |r| {
+                r.identifiers
+                    .iter()
+                    .filter(|l| l.status != LinkStatus::Linked)
+                    .map(|l| l.ident)
+                    .collect()
+            });
+            for ident in dropped {
+                if let Some(list) = self.dropped_in.get_mut(&ident) {
+                    list.retain(|r| *r != rid);
+                }
+            }
+        }
+        self.dedup.forget(&records);
+        for e in profile.events.iter() {
+            for (_, v) in e.props() {
+                if let PropValue::Text(t) = v {
+                    self.texts.release(t);
+                }
+            }
+        }
+        Some(profile)
+    }
+
+    /// `targets` and every live profile (other than `excluded`) that their replay could
+    /// treat differently or that it could change, repeated until nothing is added:
+    /// - the owner of an identifier a target's record carries, when that owner has a
+    ///   later record (replay sees profiles as they are now, which is how they were at
+    ///   the record's time only if nothing came after);
+    /// - a profile whose record dropped, for a limit, an identifier a target holds (the
+    ///   limit can come out differently).
+    pub(crate) fn rebuild_closure(
+        &self,
+        targets: BTreeSet<ProfileId>,
+        excluded: ProfileId,
+    ) -> BTreeSet<ProfileId> {
+        let latest = |p: ProfileId| {
+            self.profiles
+                .get(p)
+                .and_then(|x| x.records.iter(&self.log).max())
+        };
+        let mut all = targets.clone();
+        let mut todo: Vec<ProfileId> = targets.into_iter().collect();
+        while let Some(q) = todo.pop() {
+            let Some(profile) = self.profiles.get(q) else {
+                continue;
+            };
+            let mut found: BTreeSet<ProfileId> = BTreeSet::new();
+            for rid in profile.records.iter(&self.log) {
+                let Some(r) = self.log.get(rid) else {
+                    continue;
+                };
+                for l in &r.identifiers {
+                    if let Some(z) = self.graph.owner(l.ident)
+                        && z != q
+                        && latest(z).is_some_and(|at| at > rid)
+                    {
+                        found.insert(z);
+                    }
+                }
+            }
+            for l in &profile.identifiers {
+                for &rid in self.dropped_in.get(&l.ident).into_iter().flatten() {
+                    let limit = self.log.get(rid).is_some_and(|r| {
+                        r.identifiers.iter().any(|x| {
+                            x.ident == l.ident
+                                && x.status == LinkStatus::Dropped(crate::error::DropReason::Limit)
+                        })
+                    });
+                    if limit
+                        && let Some(w) = self
+                            .log
+                            .get(rid)
+                            .and_then(|r| self.profiles.resolve(r.profile))
+                    {
+                        found.insert(w);
+                    }
+                }
+            }
+            for z in found {
+                if z != excluded && all.insert(z) {
+                    todo.push(z);
+                }
+            }
+        }
+        all
+    }
+
+    /// Removes the merge log entries naming any of `ids`; returns how many.
+    pub(crate) fn forget_merges(&mut self, ids: &BTreeSet<ProfileId>) -> usize {
+        let before = self.merges.len();
+        let mut drained = self.merges_drained;
+        let mut i = 0;
+        self.merges.retain(|m| {
+            let keep = !ids.contains(&m.survivor) && !ids.contains(&m.retired);
+            if !keep && i < self.merges_drained {
+                drained -= 1;
+            }
+            i += 1;
+            keep
+        });
+        self.merges_drained = drained;
+        before - self.merges.len()
+    }
+
+    /// Rebuilds live profiles `targets` from their records (see the module documentation).
+    pub(crate) fn rebuild(&mut self, targets: &[ProfileId]) -> Rebuilt {
+        let mut pool: BTreeSet<ProfileId> = BTreeSet::new();
+        let mut records: Vec<(RecordId, Record)> = Vec::new();
+        let mut suppressions: Vec<(RecordId, Vec<SuppressionEntry>)> = Vec::new();
+        let mut creators: Vec<(ProfileId, RecordId)> = Vec::new();
+        for &t in targets {
+            let ids = self.ids_of(t);
+            let Some(profile) = self.profiles.get(t) else {
+                continue;
+            };
+            let mut mine: Vec<RecordId> = profile.records.iter(&self.log).collect();
+            mine.sort_unstable();
+            for &id in &ids {
+                if let Some(&first) = mine
+                    .iter()
+                    .find(|rid| self.log.get(**rid).is_some_and(|r| r.profile == id))
+                {
+                    creators.push((id, first));
+                }
+            }
+            for &rid in &mine {
+                if let Some(r) = self.rebuild_record(rid, profile) {
+                    records.push((rid, r));
+                }
+            }
+            if let (Some(&first), Some(privacy)) = (mine.first(), &profile.privacy) {
+                for s in &privacy.suppressions {
+                    suppressions.push((s.anchor.unwrap_or(first), vec![s.clone()]));
+                }
+            }
+            pool.extend(ids);
+        }
+        let mut touched_idents: BTreeSet<IdentId> = BTreeSet::new();
+        for &t in targets {
+            if let Some(profile) = self.detach(t) {
+                for rid in profile.records.iter(&self.log) {
+                    if let Some(r) = self.log.get(rid) {
+                        touched_idents.extend(r.identifiers.iter().map(|l| l.ident));
+                    }
+                }
+            }
+        }
+        for &id in &pool {
+            self.profiles.put(id, Slot::Erased);
+        }
+        self.forget_merges(&pool);
+        records.sort_by_key(|(rid, _)| *rid);
+        let mut queue: VecDeque<ProfileId> = pool.iter().copied().collect();
+        let mut refused = Vec::new();
+        for (rid, record) in &records {
+            let mode = Mode::Replay {
+                rid: *rid,
+                pool: &mut queue,
+            };
+            if self.ingest_mode(record, mode).is_err() {
+                self.log.erase(*rid);
+                refused.push(*rid);
+            }
+        }
+        // Ids no record took again point to where their first record went.
+        for &(id, first) in &creators {
+            if matches!(self.profiles.slot(id), Some(Slot::Erased))
+                && let Some(r) = self.log.get(first)
+                && let Some(live) = self.profiles.resolve(r.profile)
+            {
+                self.profiles.put(id, Slot::Retired(live));
+            }
+        }
+        let fallback = records.first().map(|(rid, _)| *rid);
+        for (anchor, entries) in suppressions {
+            let held = |rid: RecordId| {
+                self.log
+                    .get(rid)
+                    .and_then(|r| self.profiles.resolve(r.profile))
+            };
+            let live = held(anchor).or_else(|| fallback.and_then(held));
+            if let Some(profile) = live.and_then(|p| self.profiles.get_mut(p)) {
+                let privacy = profile.privacy_mut();
+                privacy.suppressions.extend(entries);
+                crate::privacy::suppression::sort(&mut privacy.suppressions);
+            }
+        }
+        self.settle_identifiers(&touched_idents);
+        let mut profiles: Vec<ProfileId> = records
+            .iter()
+            .filter_map(|(rid, _)| self.log.get(*rid))
+            .filter_map(|r| self.profiles.resolve(r.profile))
+            .collect();
+        profiles.sort_unstable();
+        profiles.dedup();
+        for &p in &profiles {
+            self.refresh_privacy(p);
+        }
+        let mut touched: Vec<ProfileId> =
+            pool.into_iter().chain(profiles.iter().copied()).collect();
+        touched.sort_unstable();
+        touched.dedup();
+        Rebuilt {
+            profiles,
+            touched,
+            refused,
+        }
+    }
+}
