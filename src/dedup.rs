@@ -14,6 +14,9 @@ pub(crate) struct Dedup {
     seen: FastMap<Box<str>, (Timestamp, RecordId)>,
     horizon_ms: i64,
     latest: Option<Timestamp>,
+    /// How many held records are at `latest`: an erasure lowers the watermark only when
+    /// it takes the last of them.
+    at_latest: u64,
     prune_at: usize,
 }
 
@@ -24,6 +27,7 @@ impl Dedup {
             seen: fast_map(),
             horizon_ms: i64::from(horizon_days).saturating_mul(MILLIS_PER_DAY),
             latest: None,
+            at_latest: 0,
             prune_at: 1024,
         }
     }
@@ -41,7 +45,24 @@ impl Dedup {
 
     /// Notes the time of an accepted record (with or without a message id).
     pub(crate) fn note_time(&mut self, at: Timestamp) {
-        self.latest = Some(self.latest.map_or(at, |l| l.max(at)));
+        match self.latest {
+            Some(l) if l > at => {}
+            Some(l) if l == at => self.at_latest += 1,
+            _ => {
+                self.latest = Some(at);
+                self.at_latest = 1;
+            }
+        }
+    }
+
+    /// A held record at `at` went away (erased, or taken out to be replayed); returns
+    /// whether the watermark must be found again (it was the last one at the latest time).
+    pub(crate) fn unnote_time(&mut self, at: Timestamp) -> bool {
+        if self.latest == Some(at) {
+            self.at_latest = self.at_latest.saturating_sub(1);
+            return self.at_latest == 0;
+        }
+        false
     }
 
     /// Remembers an accepted record's message id.
@@ -70,9 +91,11 @@ impl Dedup {
         (out, self.latest)
     }
 
-    /// Forgets the message ids of `records`.
-    pub(crate) fn forget(&mut self, records: &std::collections::BTreeSet<RecordId>) {
-        self.seen.retain(|_, (_, r)| !records.contains(r));
+    /// Forgets message id `message_id` if record `record` is the one remembered for it.
+    pub(crate) fn forget(&mut self, message_id: &str, record: RecordId) {
+        if self.seen.get(message_id).is_some_and(|(_, r)| *r == record) {
+            self.seen.remove(message_id);
+        }
     }
 
     /// Remembers an id as it was (for restore), without pruning.
@@ -80,14 +103,16 @@ impl Dedup {
         self.seen.insert(message_id.into(), (at, record));
     }
 
-    /// Sets the latest record time (for restore and erasure).
-    pub(crate) fn set_latest(&mut self, latest: Option<Timestamp>) {
+    /// Sets the latest record time and how many held records are at it (for restore and
+    /// erasure).
+    pub(crate) fn set_latest(&mut self, latest: Option<Timestamp>, at_latest: u64) {
         self.latest = latest;
+        self.at_latest = at_latest;
     }
 
-    /// The latest record time seen.
-    pub(crate) fn latest(&self) -> Option<Timestamp> {
-        self.latest
+    /// The latest record time and how many records are at it (for checks).
+    pub(crate) fn watermark_state(&self) -> (Option<Timestamp>, u64) {
+        (self.latest, self.at_latest)
     }
 
     /// Number of remembered ids.

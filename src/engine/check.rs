@@ -108,6 +108,19 @@ impl Engine {
                 ));
             }
         }
+        let latest = self.log.iter().map(|(_, r)| r.at).max();
+        let at_latest = self
+            .log
+            .iter()
+            .filter(|(_, r)| Some(r.at) == latest)
+            .count() as u64;
+        if self.dedup.watermark_state() != (latest, at_latest) {
+            return Err(format!(
+                "de-duplication watermark {:?}, the log says {:?}",
+                self.dedup.watermark_state(),
+                (latest, at_latest)
+            ));
+        }
         let live = &self.segments.live;
         let outside = |b: &roaring::RoaringBitmap| !b.is_subset(live);
         if outside(&self.indexes.profiles()) || outside(&self.privacy_index.profiles()) {

@@ -220,10 +220,7 @@ impl Engine {
         }
         self.settle_identifiers(&touched_idents);
         self.forget_merges(&id_set);
-        if latest_erased.is_some() && latest_erased == self.dedup.latest() {
-            let latest = self.log.iter().map(|(_, r)| r.at).max();
-            self.dedup.set_latest(latest);
-        }
+        self.settle_latest();
         for run in self.rfm.runs_mut().flatten() {
             receipt.rfm_scores += run.remove(&id_set);
         }

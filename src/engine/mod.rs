@@ -155,6 +155,9 @@ pub struct Engine {
     /// Per dropped identifier, the records that dropped it, ascending (for erasure and
     /// repair: who else carried an identifier).
     pub(crate) dropped_in: crate::hash::FastMap<IdentId, SmallVec<[RecordId; 2]>>,
+    /// Set when the last record at the latest record time went away (see
+    /// [`Engine::settle_latest`]); false between calls.
+    pub(crate) latest_stale: bool,
     /// The host's key for erasure hashes (not state: never compared or snapshotted).
     pub(crate) erasure_key: erase::ErasureKey,
     /// Keyed hashes of erased identifiers: records carrying one are refused.
@@ -189,6 +192,7 @@ impl Engine {
             erased_hashes: std::collections::BTreeSet::new(),
             dropped_in: crate::hash::fast_map(),
             erasure_key: erase::ErasureKey::default(),
+            latest_stale: false,
             scratch: Scratch::default(),
             schema,
         }

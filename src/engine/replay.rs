@@ -191,7 +191,16 @@ impl Engine {
                 }
             }
         }
-        self.dedup.forget(&records);
+        for &rid in &records {
+            if let Some(r) = self.log.get(rid) {
+                if let Some(m) = &r.message_id {
+                    self.dedup.forget(m, rid);
+                }
+                if self.dedup.unnote_time(r.at) {
+                    self.latest_stale = true;
+                }
+            }
+        }
         for e in profile.events.iter() {
             for (_, v) in e.props() {
                 if let PropValue::Text(t) = v {
@@ -264,6 +273,20 @@ impl Engine {
             }
         }
         all
+    }
+
+    /// Finds the latest record time again when the last record at it went away.
+    pub(crate) fn settle_latest(&mut self) {
+        if !std::mem::take(&mut self.latest_stale) {
+            return;
+        }
+        let latest = self.log.iter().map(|(_, r)| r.at).max();
+        let count = self
+            .log
+            .iter()
+            .filter(|(_, r)| Some(r.at) == latest)
+            .count() as u64;
+        self.dedup.set_latest(latest, count);
     }
 
     /// Removes the merge log entries naming any of `ids`; returns how many.
@@ -367,6 +390,7 @@ impl Engine {
             }
         }
         self.settle_identifiers(&touched_idents);
+        self.settle_latest();
         let mut profiles: Vec<ProfileId> = records
             .iter()
             .filter_map(|(rid, _)| self.log.get(*rid))

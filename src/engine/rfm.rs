@@ -53,7 +53,12 @@ impl RfmState {
         self.current
             .iter()
             .zip(&self.previous)
-            .map(|(c, p)| [c.clone(), p.clone()])
+            .map(|(c, p)| {
+                [
+                    c.as_ref().map(RfmRun::compacted),
+                    p.as_ref().map(RfmRun::compacted),
+                ]
+            })
             .collect()
     }
 

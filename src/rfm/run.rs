@@ -102,7 +102,7 @@ impl RfmTrend {
 /// A run is a snapshot: later events change nothing until the next run. A profile merged
 /// away since the run is no longer reported by the engine (its id is not live); the
 /// survivor keeps the scores it was given.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 pub struct RfmRun {
     pub(crate) model: String,
     pub(crate) reference: Timestamp,
@@ -115,6 +115,55 @@ pub struct RfmRun {
     /// R, F and M score columns.
     pub(crate) scores: [Vec<u8>; 3],
     pub(crate) cuts: RfmCuts,
+    /// Profiles erased since the run: their rows are skipped (and never serialized), so
+    /// an erasure costs no column moves.
+    #[serde(skip)]
+    pub(crate) erased: roaring::RoaringBitmap,
+}
+
+impl Serialize for RfmRun {
+    /// The run without the rows of erased profiles.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let keep = |i: usize| {
+            self.profiles
+                .get(i)
+                .is_some_and(|p| !self.erased.contains(p.0))
+        };
+        let column = |c: &[i64]| -> Vec<i64> {
+            c.iter()
+                .enumerate()
+                .filter(|(i, _)| keep(*i))
+                .map(|(_, v)| *v)
+                .collect()
+        };
+        let scores = |c: &[u8]| -> Vec<u8> {
+            c.iter()
+                .enumerate()
+                .filter(|(i, _)| keep(*i))
+                .map(|(_, v)| *v)
+                .collect()
+        };
+        let profiles: Vec<ProfileId> = self
+            .profiles
+            .iter()
+            .copied()
+            .filter(|p| !self.erased.contains(p.0))
+            .collect();
+        let [r, f, m] = &self.scores;
+        let mut st = s.serialize_struct("RfmRun", 9)?;
+        st.serialize_field("model", &self.model)?;
+        st.serialize_field("reference", &self.reference)?;
+        st.serialize_field("currency", &self.currency)?;
+        st.serialize_field("bins", &self.bins)?;
+        st.serialize_field("profiles", &profiles)?;
+        st.serialize_field("recency_days", &column(&self.recency_days))?;
+        st.serialize_field("frequency", &column(&self.frequency))?;
+        st.serialize_field("monetary_minor", &column(&self.monetary_minor))?;
+        st.serialize_field("scores", &[scores(r), scores(f), scores(m)])?;
+        st.serialize_field("cuts", &self.cuts)?;
+        st.end()
+    }
 }
 
 impl RfmRun {
@@ -138,14 +187,14 @@ impl RfmRun {
         self.bins
     }
 
-    /// The number of profiles scored.
+    /// The number of profiles scored (and not erased since).
     pub fn len(&self) -> usize {
-        self.profiles.len()
+        self.profiles.len() - self.erased.len() as usize
     }
 
     /// Whether no profile was scored.
     pub fn is_empty(&self) -> bool {
-        self.profiles.is_empty()
+        self.len() == 0
     }
 
     /// The cut points of the run.
@@ -153,8 +202,15 @@ impl RfmRun {
         &self.cuts
     }
 
-    /// The score of the profile at position `i`.
+    /// The score of the profile at position `i` (`None` once erased).
     fn at(&self, i: usize) -> Option<RfmScore> {
+        if self
+            .profiles
+            .get(i)
+            .is_some_and(|p| self.erased.contains(p.0))
+        {
+            return None;
+        }
         let [r, f, m] = &self.scores;
         let (r, f, m) = (*r.get(i)?, *f.get(i)?, *m.get(i)?);
         Some(RfmScore {
@@ -187,7 +243,14 @@ impl RfmRun {
             .scores
             .get(dimension.index())
             .map_or(&[][..], Vec::as_slice);
-        for &score in column {
+        for (i, &score) in column.iter().enumerate() {
+            if self
+                .profiles
+                .get(i)
+                .is_some_and(|p| self.erased.contains(p.0))
+            {
+                continue;
+            }
             if let Some(c) = counts.get_mut(usize::from(score).saturating_sub(1)) {
                 *c += 1;
             }
@@ -215,7 +278,9 @@ impl RfmRun {
             monetary_minor: Vec::new(),
             scores: Default::default(),
             cuts: RfmCuts::default(),
+            erased: roaring::RoaringBitmap::new(),
         });
+        run.erased.clear();
         model.clone_into(&mut run.model);
         run.reference = reference;
         run.currency = currency;
@@ -230,29 +295,49 @@ impl RfmRun {
         run
     }
 
-    /// Takes the profiles in `ids` out of the run; returns how many were in it.
+    /// Takes the profiles in `ids` out of the run (their rows are skipped from now on);
+    /// returns how many were in it.
     pub(crate) fn remove(&mut self, ids: &std::collections::BTreeSet<ProfileId>) -> usize {
-        let keep: Vec<bool> = self.profiles.iter().map(|p| !ids.contains(p)).collect();
-        let removed = keep.iter().filter(|k| !**k).count();
-        if removed == 0 {
-            return 0;
-        }
-        fn retain<T>(v: &mut Vec<T>, keep: &[bool]) {
-            let mut i = 0;
-            v.retain(|_| {
-                let k = keep.get(i).copied().unwrap_or(true);
-                i += 1;
-                k
-            });
-        }
-        retain(&mut self.profiles, &keep);
-        retain(&mut self.recency_days, &keep);
-        retain(&mut self.frequency, &keep);
-        retain(&mut self.monetary_minor, &keep);
-        for s in &mut self.scores {
-            retain(s, &keep);
+        let mut removed = 0;
+        for p in ids {
+            if self.profiles.binary_search(p).is_ok() && self.erased.insert(p.0) {
+                removed += 1;
+            }
         }
         removed
+    }
+
+    /// The run without the rows of erased profiles.
+    pub(crate) fn compacted(&self) -> RfmRun {
+        if self.erased.is_empty() {
+            return self.clone();
+        }
+        let keep: Vec<bool> = self
+            .profiles
+            .iter()
+            .map(|p| !self.erased.contains(p.0))
+            .collect();
+        fn kept<T: Copy>(v: &[T], keep: &[bool]) -> Vec<T> {
+            v.iter()
+                .zip(keep)
+                .filter(|(_, k)| **k)
+                .map(|(x, _)| *x)
+                .collect()
+        }
+        let [r, f, m] = &self.scores;
+        RfmRun {
+            model: self.model.clone(),
+            reference: self.reference,
+            currency: self.currency,
+            bins: self.bins,
+            profiles: kept(&self.profiles, &keep),
+            recency_days: kept(&self.recency_days, &keep),
+            frequency: kept(&self.frequency, &keep),
+            monetary_minor: kept(&self.monetary_minor, &keep),
+            scores: [kept(r, &keep), kept(f, &keep), kept(m, &keep)],
+            cuts: self.cuts.clone(),
+            erased: roaring::RoaringBitmap::new(),
+        }
     }
 
     /// Room for `n` profiles in every column.

@@ -741,7 +741,18 @@ impl Engine {
             }
             self.dedup.restore(&d.message_id, d.at, RecordId(d.record));
         }
-        self.dedup.set_latest(state.dedup_latest);
+        let latest = self.log.iter().map(|(_, r)| r.at).max();
+        check(
+            state.dedup_latest == latest,
+            || "dedup_latest".into(),
+            "not the latest record time",
+        )?;
+        let at_latest = self
+            .log
+            .iter()
+            .filter(|(_, r)| Some(r.at) == latest)
+            .count() as u64;
+        self.dedup.set_latest(latest, at_latest);
         check(
             state.rfm_runs.len() == self.schema.rfm_rules().len(),
             || "rfm_runs".into(),
