@@ -41,6 +41,19 @@ impl RfmState {
         }
     }
 
+    /// Adds a whole stored history to `p`'s tallies (restore).
+    pub(crate) fn add_history(
+        &mut self,
+        rules: &[RfmRule],
+        p: ProfileId,
+        history: &crate::event::store::EventHistory,
+    ) {
+        let events: Vec<crate::event::store::EventRef<'_>> = history.iter().collect();
+        for (rule, tallies) in rules.iter().zip(&mut self.tallies) {
+            tallies.add(rule, p, events.iter().map(|e| (e.at(), e)));
+        }
+    }
+
     /// Moves `retired`'s tallies into `survivor`'s.
     pub(crate) fn merge(&mut self, survivor: ProfileId, retired: ProfileId) {
         for t in &mut self.tallies {

@@ -170,6 +170,39 @@ pub struct ProfileEntry {
     pub restrictions: Vec<RestrictionEntry>,
     /// Whole-profile suppressions, sorted.
     pub suppressions: Vec<SuppressionEntry>,
+    /// The state of each computed trait, in schema order (empty before the first event):
+    /// carried rather than recomputed, so restore does not pass over every event once per
+    /// computed trait. Restore checks its shape against the rules and the events.
+    pub computed: Vec<ComputedEntry>,
+    /// The next instant a computed trait of the profile can change as time passes.
+    pub due: Option<Timestamp>,
+}
+
+/// The state of one computed trait of one profile, over the events in its window.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ComputedEntry {
+    /// A count.
+    Count(u64),
+    /// A sum: its total, how many amounts, and the absolute total of every amount that
+    /// feeds it, in or out of the window (the overflow bound).
+    Sum {
+        /// The total.
+        total: i64,
+        /// How many amounts.
+        count: u32,
+        /// The overflow bound.
+        magnitude: u64,
+    },
+    /// A minimum or maximum.
+    Extreme(Option<i64>),
+    /// The chosen event (first or last): (time in ms, record, position).
+    Pick(Option<(i64, u64, u32)>),
+    /// Values and how many events carry each, sorted by value (a text by its position
+    /// in [`State::texts`], a kind by its position in the schema).
+    Tally(Vec<(i64, u32)>),
+    /// Events by part of day: night, morning, afternoon, evening.
+    Habit([u32; 4]),
 }
 
 /// One trait of a profile.

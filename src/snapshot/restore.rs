@@ -312,7 +312,13 @@ impl Engine {
             if let ProfileSlot::Live(entry) = slot {
                 let id = ProfileId(u32::try_from(i).unwrap_or(u32::MAX));
                 let profile = self.profile_of(state, id, entry, texts, &mut offsets)?;
+                check(
+                    entry.due.is_none() || !profile.computed.is_empty(),
+                    || format!("profiles[{i}].due"),
+                    "due without computed traits",
+                )?;
                 self.profiles.put(id, Slot::Live(profile));
+                self.due.set(id, entry.due);
             }
         }
         if let Some(i) = texts.iter().position(|&t| self.texts.count(t) == 0) {
@@ -496,6 +502,36 @@ impl Engine {
             p.traits.push(state);
         }
         p.events.insert(&mut events);
+        let rules = self.schema.computed_rules();
+        let place = || format!("profiles[{i}].computed");
+        if entry.computed.is_empty() {
+            check(
+                p.events.is_empty() || rules.is_empty(),
+                place,
+                "computed traits missing",
+            )?;
+        } else {
+            check(
+                entry.computed.len() == rules.len(),
+                place,
+                "one state per computed trait expected",
+            )?;
+            p.computed = entry
+                .computed
+                .iter()
+                .zip(rules)
+                .map(|(c, rule)| {
+                    acc_of(
+                        c,
+                        rule,
+                        texts,
+                        &p.events,
+                        self.schema.def().event_kinds.len(),
+                        &place,
+                    )
+                })
+                .collect::<Result<_, _>>()?;
+        }
         if !entry.consent.is_empty()
             || !entry.restrictions.is_empty()
             || !entry.suppressions.is_empty()
@@ -899,37 +935,111 @@ impl Engine {
         let live: Vec<ProfileId> = self.profile_ids().collect();
         for &p in &live {
             self.segments.live.insert(p.0);
-            let events: Vec<NewEvent> = self
-                .profiles
-                .get(p)
-                .map(|profile| {
-                    profile
-                        .events
-                        .iter()
-                        .map(|e| {
-                            let (at, record, seq) = e.key();
-                            NewEvent {
-                                at,
-                                record,
-                                seq,
-                                kind: e.kind(),
-                                props: e.props().collect(),
-                            }
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            if !events.is_empty() {
-                self.rfm.add(self.schema.rfm_rules(), p, &events);
+            if let Some(profile) = self.profiles.get(p)
+                && !profile.events.is_empty()
+            {
+                self.rfm
+                    .add_history(self.schema.rfm_rules(), p, &profile.events);
             }
             let profile = self.profiles.get(p);
             self.indexes.update_all(p, profile);
-            if !self.schema.computed_rules().is_empty() {
-                self.refresh_computed(p);
-            }
             self.refresh_privacy(p);
         }
     }
+}
+
+/// A computed trait's state from its snapshot form, its shape checked against `rule` and
+/// the profile's events.
+fn acc_of(
+    c: &crate::snapshot::ComputedEntry,
+    rule: &crate::schema::ComputedRule,
+    texts: &[TextId],
+    history: &crate::event::store::EventHistory,
+    kinds: usize,
+    place: &dyn Fn() -> String,
+) -> Result<crate::event::computed::Acc, RestoreError> {
+    use crate::event::computed::{Acc, Tally};
+    use crate::schema::Op;
+    use crate::snapshot::ComputedEntry as C;
+    let acc = match (c, rule.op) {
+        (C::Count(n), Op::Count) => Acc::Count(*n),
+        (
+            C::Sum {
+                total,
+                count,
+                magnitude,
+            },
+            Op::Sum | Op::Average,
+        ) => {
+            check(
+                total.unsigned_abs() <= *magnitude,
+                place,
+                "a sum beyond its bound",
+            )?;
+            Acc::Sum {
+                total: *total,
+                count: *count,
+                magnitude: *magnitude,
+            }
+        }
+        (C::Extreme(x), Op::Min | Op::Max) => Acc::Extreme(*x),
+        (
+            C::Pick(k),
+            Op::FirstValue | Op::LastValue | Op::FirstTime | Op::LastTime | Op::DaysSince,
+        ) => {
+            let key = match k {
+                Some((at, record, seq)) => {
+                    let at =
+                        Timestamp::try_from(*at).map_err(|e| invalid(place(), e.to_string()))?;
+                    let key = (at, RecordId(*record), *seq);
+                    let found = history
+                        .range(history.first_at_or_after(at)..history.first_after(at))
+                        .any(|e| e.key() == key);
+                    check(found, place, "picks an event the profile does not hold")?;
+                    Some(key)
+                }
+                None => None,
+            };
+            Acc::Pick(key)
+        }
+        (C::Tally(entries), Op::MostFrequent | Op::DistinctCount) => {
+            let text = rule.field_type == Some(PropertyType::Text);
+            let kind = rule.field_type.is_none();
+            let mut out = Vec::with_capacity(entries.len());
+            for (k, &(bits, count)) in entries.iter().enumerate() {
+                if k > 0 {
+                    check(
+                        entries.get(k - 1).is_some_and(|x| x.0 < bits),
+                        place,
+                        "tally not sorted",
+                    )?;
+                }
+                check(count > 0, place, "a value counted zero times")?;
+                let bits = if text {
+                    let id = usize::try_from(bits)
+                        .ok()
+                        .and_then(|i| texts.get(i))
+                        .ok_or_else(|| invalid(place(), "unknown text"))?;
+                    i64::from(id.0)
+                } else {
+                    if kind {
+                        check(
+                            usize::try_from(bits).is_ok_and(|b| b < kinds),
+                            place,
+                            "unknown event kind",
+                        )?;
+                    }
+                    bits
+                };
+                out.push(Tally { bits, count });
+            }
+            out.sort_unstable_by_key(|t| t.bits);
+            Acc::Tally(out)
+        }
+        (C::Habit(h), Op::Habit) => Acc::Habit(*h),
+        _ => return Err(invalid(place(), "state of another kind of computed trait")),
+    };
+    Ok(acc)
 }
 
 /// How far the event columns have been read.

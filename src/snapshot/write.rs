@@ -30,6 +30,47 @@ impl Positions {
     }
 }
 
+/// A computed trait's state, texts by snapshot position.
+fn computed_entry(
+    acc: &crate::event::computed::Acc,
+    rule: &crate::schema::ComputedRule,
+    texts: &Positions,
+) -> crate::snapshot::ComputedEntry {
+    use crate::event::computed::Acc;
+    use crate::snapshot::ComputedEntry as C;
+    match acc {
+        Acc::Count(n) => C::Count(*n),
+        Acc::Sum {
+            total,
+            count,
+            magnitude,
+        } => C::Sum {
+            total: *total,
+            count: *count,
+            magnitude: *magnitude,
+        },
+        Acc::Extreme(x) => C::Extreme(*x),
+        Acc::Pick(k) => C::Pick(k.map(|(at, record, seq)| (at.0, record.0, seq))),
+        Acc::Tally(entries) => {
+            let text = rule.field_type == Some(crate::schema::PropertyType::Text);
+            let mut out: Vec<(i64, u32)> = entries
+                .iter()
+                .map(|t| {
+                    let bits = if text {
+                        i64::from(texts.of(usize::try_from(t.bits).unwrap_or(usize::MAX)))
+                    } else {
+                        t.bits
+                    };
+                    (bits, t.count)
+                })
+                .collect();
+            out.sort_unstable();
+            C::Tally(out)
+        }
+        Acc::Habit(h) => C::Habit(*h),
+    }
+}
+
 fn suppression(s: &crate::privacy::suppression::SuppressionEntry) -> SuppressionEntry {
     SuppressionEntry {
         channel: s.channel.map(|c| c.0),
@@ -125,7 +166,7 @@ impl Engine {
                 let id = crate::ids::ProfileId(u32::try_from(i).unwrap_or(u32::MAX));
                 match self.profiles.slot(id) {
                     Some(Slot::Live(p)) => {
-                        ProfileSlot::Live(self.profile_entry(p, &ident, &text_pos, &mut events))
+                        ProfileSlot::Live(self.profile_entry(id, p, &ident, &text_pos, &mut events))
                     }
                     Some(Slot::Retired(into)) => ProfileSlot::Retired(into.0),
                     _ => ProfileSlot::Erased,
@@ -197,6 +238,7 @@ impl Engine {
 
     fn profile_entry(
         &self,
+        id: crate::ids::ProfileId,
         p: &Profile,
         ident: &dyn Fn(IdentId) -> u32,
         texts: &Positions,
@@ -249,7 +291,15 @@ impl Engine {
             events.properties.push(n);
         }
         let privacy = p.privacy.as_deref();
+        let computed = p
+            .computed
+            .iter()
+            .zip(self.schema.computed_rules())
+            .map(|(acc, rule)| computed_entry(acc, rule, texts))
+            .collect();
         ProfileEntry {
+            computed,
+            due: self.due.get(id),
             identifiers,
             records: p
                 .records
