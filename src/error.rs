@@ -558,6 +558,15 @@ pub enum LookupError {
     /// The profile was erased.
     #[error("profile {0} was erased")]
     Erased(ProfileId),
+    /// The profile's records are now in several profiles: a merge it took part in was
+    /// undone (see [`crate::Engine::unmerge`]).
+    #[error("profile {id} was split into {into:?}")]
+    Split {
+        /// The id asked for.
+        id: ProfileId,
+        /// The live profiles its records are in now.
+        into: Vec<ProfileId>,
+    },
     /// An identifier kind the schema does not declare.
     #[error("unknown identifier kind {0:?}")]
     UnknownIdentifierKind(String),
@@ -771,6 +780,63 @@ pub enum PrivacyError {
     Segment(#[from] SegmentError),
 }
 
+/// An identity repair that cannot be carried out; nothing changed.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum RepairError {
+    /// An identifier kind the schema does not declare.
+    #[error("unknown identifier kind {0:?}")]
+    UnknownIdentifierKind(String),
+    /// A value that does not normalize under its kind's rule.
+    #[error("identifier {kind}:{value:?} is {reason:?}")]
+    BadIdentifier {
+        /// The kind.
+        kind: String,
+        /// The value as given (at most 64 characters).
+        value: String,
+        /// Why.
+        reason: DropReason,
+    },
+    /// The value is blocked already (by the schema or by an earlier call).
+    #[error("identifier {kind}:{value:?} is blocked already")]
+    AlreadyBlocked {
+        /// The kind.
+        kind: String,
+        /// The normalized value.
+        value: String,
+    },
+    /// No such live profile.
+    #[error(transparent)]
+    Lookup(#[from] LookupError),
+    /// The profile does not hold the identifier.
+    #[error("{profile} does not hold identifier {kind}:{value:?}")]
+    NotHeld {
+        /// The profile.
+        profile: ProfileId,
+        /// The kind.
+        kind: String,
+        /// The normalized value.
+        value: String,
+    },
+    /// The identifier is the profile's last one: its records would have none left.
+    #[error("{kind}:{value:?} is the last identifier of {profile}; erase the profile instead")]
+    LastIdentifier {
+        /// The profile.
+        profile: ProfileId,
+        /// The kind.
+        kind: String,
+        /// The normalized value.
+        value: String,
+    },
+    /// Some records carry no other usable identifier: with the value blocked they would
+    /// have been refused. Erase their profiles first, or leave the value linkable.
+    #[error("{} records carry no other usable identifier", records.len())]
+    Orphans {
+        /// Those records.
+        records: Vec<crate::ids::RecordId>,
+    },
+}
+
 /// A line of a transactions CSV that cannot be read.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 #[error("line {line}: {problem}")]
@@ -830,6 +896,9 @@ pub enum Error {
     /// See [`PrivacyError`].
     #[error(transparent)]
     Privacy(#[from] PrivacyError),
+    /// See [`RepairError`].
+    #[error(transparent)]
+    Repair(#[from] RepairError),
     /// See [`crate::snapshot::RestoreError`].
     #[error(transparent)]
     Restore(#[from] crate::snapshot::RestoreError),

@@ -76,10 +76,13 @@ pub use engine::{
 };
 pub use error::{
     CompileError, CompileProblem, ComputedProblem, CsvError, CsvProblem, DropReason, Error,
-    IngestError, LookupError, MoneyError, PrivacyError, RfmProblem, SchemaError, SegmentError,
-    TimeError,
+    IngestError, LookupError, MoneyError, PrivacyError, RepairError, RfmProblem, SchemaError,
+    SegmentError, TimeError,
 };
 pub use event::{ComputedValue, EventView, Habit, PartOfDay};
+pub use identity::{
+    FirstSeen, IdentityExplanation, LinkExplanation, MergeExplanation, RepairReport, SplitEvent,
+};
 pub use ids::{
     ChannelId, ComputedId, EventKindId, KindId, ProfileId, PurposeId, RecordId, SegmentId,
     SourceId, TraitId,

@@ -78,6 +78,14 @@ pub enum Cause {
         /// The live profile that was erased.
         profile: ProfileId,
     },
+    /// Links were undone: a value no longer links, and the profiles it held together were
+    /// rebuilt from their records.
+    Repair {
+        /// The identifier kind.
+        kind: String,
+        /// The value.
+        value: String,
+    },
     /// The clock moved (windows and "days since" thresholds passed).
     Clock {
         /// The clock before the move (`None`: it was unset).

@@ -33,12 +33,14 @@ type CanonicalStatement = (
 
 /// A snapshot's state with ids replaced by what they stand for.
 #[derive(Debug, PartialEq, Eq)]
-struct Canonical {
+pub(crate) struct Canonical {
     clock: Option<Timestamp>,
     records: Vec<CanonicalRecord>,
     identifiers: Vec<(Ident, usize, Option<usize>)>,
     profiles: Vec<CanonicalProfile>,
-    merges: Vec<(usize, Ident, usize)>,
+    /// (record, the profile it made): which side survives, and so which identifier is
+    /// named as the cause, depends on id numbering.
+    merges: Vec<(usize, usize)>,
     dedup: Vec<(String, Timestamp, usize)>,
     dedup_latest: Option<Timestamp>,
     segments: Vec<Option<String>>,
@@ -54,9 +56,11 @@ struct CanonicalProfile {
     consent: Vec<CanonicalStatement>,
     restrictions: Vec<(Timestamp, usize, u16, u16)>,
     suppressions: Vec<(Option<u16>, Timestamp, String)>,
+    computed: Vec<String>,
+    due: Option<Timestamp>,
 }
 
-fn canonical(s: &State) -> Canonical {
+pub(crate) fn canonical(s: &State) -> Canonical {
     let rank: BTreeMap<u64, usize> = s
         .records
         .iter()
@@ -165,14 +169,25 @@ fn canonical(s: &State) -> Canonical {
                     .iter()
                     .map(|x| (x.channel, x.at, x.reason.clone()))
                     .collect(),
+                computed: p
+                    .computed
+                    .iter()
+                    .map(|c| match c {
+                        audience::snapshot::ComputedEntry::Pick(Some((at, rec, seq))) => {
+                            format!("pick {at} {} {seq}", r(*rec))
+                        }
+                        other => format!("{other:?}"),
+                    })
+                    .collect(),
+                due: p.due,
             },
         ));
     }
     profiles.sort_by_key(|(c, _)| *c);
-    let mut merges: Vec<(usize, Ident, usize)> = s
+    let mut merges: Vec<(usize, usize)> = s
         .merges
         .iter()
-        .map(|m| (r(m.record), ident(m.cause), of(m.survivor)))
+        .map(|m| (r(m.record), of(m.survivor)))
         .collect();
     merges.sort();
     Canonical {
@@ -222,7 +237,7 @@ fn canonical(s: &State) -> Canonical {
     }
 }
 
-fn setup(extra: &[audience::segment::Expr]) -> Engine {
+pub(crate) fn setup(extra: &[audience::segment::Expr]) -> Engine {
     let mut e = Engine::with_config(
         test_schema(),
         audience::EngineConfig {
@@ -240,7 +255,7 @@ fn setup(extra: &[audience::segment::Expr]) -> Engine {
 }
 
 /// Feeds `people` (record, then suppression); returns each one's record id.
-fn feed(e: &mut Engine, people: &[(usize, Person)]) -> Vec<(usize, Option<RecordId>)> {
+pub(crate) fn feed(e: &mut Engine, people: &[(usize, Person)]) -> Vec<(usize, Option<RecordId>)> {
     people
         .iter()
         .map(|(i, p)| {
@@ -260,7 +275,7 @@ fn feed(e: &mut Engine, people: &[(usize, Person)]) -> Vec<(usize, Option<Record
 
 /// Whether `x` reads stored RFM runs or samples keyed by profile id: both depend on what
 /// the comparison leaves out (runs scored with the person, id numbering).
-fn reads_rfm(x: &audience::segment::Expr) -> bool {
+pub(crate) fn reads_rfm(x: &audience::segment::Expr) -> bool {
     use audience::segment::Expr;
     match x {
         Expr::Rfm(_) => true,

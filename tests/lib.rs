@@ -20,6 +20,8 @@ mod privacy_props;
 mod props;
 mod realtime;
 mod realtime_props;
+mod repair;
+mod repair_props;
 mod rfm;
 mod rfm_model;
 mod segments;

@@ -178,6 +178,11 @@ pub(crate) fn suppress_person(e: &mut Engine, i: usize, p: &Person, profile: Pro
 
 /// Ingests a person's record only; returns the profile.
 pub(crate) fn ingest_record(e: &mut Engine, i: usize, p: &Person) -> Option<ProfileId> {
+    Some(e.ingest(&record_of(i, p)).ok()?.profile)
+}
+
+/// A person's record, at `t(i)`.
+pub(crate) fn record_of(i: usize, p: &Person) -> Record {
     let mut b = Record::builder(t(i as i64), "web");
     if let Some(u) = p.user {
         b = b.identifier("user_id", format!("u{u}"));
@@ -220,7 +225,7 @@ pub(crate) fn ingest_record(e: &mut Engine, i: usize, p: &Person) -> Option<Prof
         }
         b = b.event(ev);
     }
-    Some(e.ingest(&b.build()).ok()?.profile)
+    b.build()
 }
 
 fn spec(kind: &str) -> EventSpec {

@@ -220,6 +220,11 @@ impl Engine {
         }
         self.settle_identifiers(&touched_idents);
         self.forget_merges(&id_set);
+        self.split_log
+            .retain(|s| !s.before.iter().chain(&s.after).any(|p| id_set.contains(p)));
+        for id in &ids {
+            self.splits.remove(id);
+        }
         self.settle_latest();
         for run in self.rfm.runs_mut().flatten() {
             receipt.rfm_scores += run.remove(&id_set);

@@ -124,6 +124,66 @@ impl Engine {
         result
     }
 
+    /// What [`Engine::ingest`] would do with `record` — the profile it would land on (for
+    /// a new one, the id it would get), the profiles it would merge, the identifiers it
+    /// would drop and why, or that it is a duplicate — without changing anything.
+    ///
+    /// ```
+    /// use audience::{Engine, Record, Schema, Timestamp};
+    /// let mut engine = Engine::new(Schema::retail_default());
+    /// let t = Timestamp::from_secs(1_700_000_000)?;
+    /// let a = engine.ingest(&Record::builder(t, "web").identifier("anonymous_id", "d1").build())?.profile;
+    /// let b = engine.ingest(&Record::builder(t, "crm").identifier("email", "x@y.z").build())?.profile;
+    /// let login = Record::builder(t, "app").identifier("anonymous_id", "d1").identifier("email", "x@y.z").build();
+    /// let before = engine.clone();
+    /// let preview = engine.preview(&login)?;
+    /// assert_eq!((preview.profile, preview.merged.clone()), (a, vec![b]));
+    /// assert_eq!(engine, before); // nothing changed
+    /// assert_eq!(engine.ingest(&login)?.merged, preview.merged);
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// The [`IngestError`] that [`Engine::ingest`] would return.
+    pub fn preview(&self, record: &Record) -> Result<IngestReport, IngestError> {
+        let checked = self.validate(record)?;
+        if let Some(report) = self.duplicate(record) {
+            return Ok(report);
+        }
+        let mut scratch = Scratch::default();
+        let plan = self.plan(checked, &mut scratch, Some(false))?;
+        let survivor = plan.link.survivor();
+        let profile = survivor.unwrap_or(ProfileId(
+            u32::try_from(self.profiles.slot_count()).unwrap_or(u32::MAX),
+        ));
+        let mut merged: Vec<ProfileId> = plan
+            .link
+            .reached
+            .iter()
+            .map(|&(p, _)| p)
+            .filter(|&p| p != profile)
+            .collect();
+        merged.sort_unstable();
+        Ok(IngestReport {
+            record: None,
+            profile,
+            created: survivor.is_none(),
+            merged,
+            dropped: plan
+                .unused
+                .into_iter()
+                .map(|u| DroppedIdentifier {
+                    index: u.input,
+                    kind: self.kind_name(u.kind),
+                    value: u.value,
+                    reason: u.reason,
+                    limit_kind: u.limit_kind.map(|k| self.kind_name(k)),
+                })
+                .collect(),
+            duplicate_of: None,
+        })
+    }
+
     /// Ingests records in order; each gets its own result, as if ingested one by one.
     pub fn ingest_batch(&mut self, records: &[Record]) -> Vec<Result<IngestReport, IngestError>> {
         records.iter().map(|r| self.ingest(r)).collect()
@@ -336,7 +396,17 @@ impl Engine {
             .zip(&checked.kinds)
             .enumerate()
         {
-            match self.schema.normalize_into(kind, &ident.value, value) {
+            let normalized = self
+                .schema
+                .normalize_into(kind, &ident.value, value)
+                .and_then(|()| {
+                    if self.is_blocked(kind, value) {
+                        Err(DropReason::Blocked)
+                    } else {
+                        Ok(())
+                    }
+                });
+            match normalized {
                 Ok(()) => {
                     let start = text.len();
                     text.push_str(value);
@@ -610,7 +680,10 @@ impl Engine {
         for &(retired, _) in &merged {
             self.retire_materialized(retired);
         }
-        self.refresh_materialized(survivor, &touched);
+        // A replay refreshes materialized conditions once, for the profiles it formed.
+        if pool.is_none() {
+            self.refresh_materialized(survivor, &touched);
+        }
         let moved: SmallVec<[ProfileId; 4]> = std::iter::once(survivor)
             .chain(merged.iter().map(|&(p, _)| p))
             .collect();

@@ -12,12 +12,14 @@ mod ingest_events;
 mod materialize;
 mod privacy;
 mod realtime;
+mod repair;
 mod replay;
 mod report;
 mod rfm;
 mod segments;
 
 pub use ingest::IngestOptions;
+pub(crate) use repair::SplitEntry;
 pub use report::{DroppedIdentifier, IngestReport, LoggedIdentifierView, MergeEvent, RecordView};
 pub use segments::Overlap;
 
@@ -152,6 +154,14 @@ pub struct Engine {
     pub(crate) privacy_index: crate::index::privacy::PrivacyIndex,
     /// Identifier suppressions.
     pub(crate) suppressed_ids: privacy::IdentifierSuppressions,
+    /// Identifier values blocked at run time (`block_identifier_value`), by kind, besides
+    /// those the schema blocks.
+    pub(crate) blocked:
+        std::collections::BTreeMap<crate::ids::KindId, std::collections::BTreeSet<Box<str>>>,
+    /// Ids whose records went to more than one profile when profiles were rebuilt.
+    pub(crate) splits: crate::hash::FastMap<ProfileId, Vec<ProfileId>>,
+    /// Every split, in order.
+    pub(crate) split_log: Vec<repair::SplitEntry>,
     /// Per dropped identifier, the records that dropped it, ascending (for erasure and
     /// repair: who else carried an identifier).
     pub(crate) dropped_in: crate::hash::FastMap<IdentId, SmallVec<[RecordId; 2]>>,
@@ -191,6 +201,9 @@ impl Engine {
             suppressed_ids: privacy::IdentifierSuppressions::new(),
             erased_hashes: std::collections::BTreeSet::new(),
             dropped_in: crate::hash::fast_map(),
+            blocked: std::collections::BTreeMap::new(),
+            splits: crate::hash::fast_map(),
+            split_log: Vec::new(),
             erasure_key: erase::ErasureKey::default(),
             latest_stale: false,
             scratch: Scratch::default(),
@@ -217,8 +230,22 @@ impl Engine {
     ///
     /// # Errors
     /// [`LookupError::UnknownProfile`] for an id never handed out, [`LookupError::Erased`]
-    /// for one whose person was erased.
+    /// for one whose person was erased, [`LookupError::Split`] for one whose records are
+    /// now in several profiles (an undone merge: see [`Engine::unmerge`]).
     pub fn resolve(&self, id: ProfileId) -> Result<ProfileId, LookupError> {
+        if let Some(into) = self.splits.get(&id)
+            && !matches!(self.profiles.slot(id), Some(Slot::Live(_)))
+        {
+            let mut into: Vec<ProfileId> = into
+                .iter()
+                .filter_map(|p| self.profiles.resolve(*p))
+                .collect();
+            into.sort_unstable();
+            into.dedup();
+            if into.len() > 1 {
+                return Err(LookupError::Split { id, into });
+            }
+        }
         match self.profiles.resolve(id) {
             Some(live) => Ok(live),
             None if id.index() < self.profiles.slot_count() => Err(LookupError::Erased(id)),
@@ -390,6 +417,11 @@ impl Engine {
     /// How many merges the host drained.
     pub(crate) fn merges_drained(&self) -> usize {
         self.merges_drained
+    }
+
+    /// Whether normalized `(kind, value)` was blocked at run time.
+    pub(crate) fn is_blocked(&self, kind: crate::ids::KindId, value: &str) -> bool {
+        !self.blocked.is_empty() && self.blocked.get(&kind).is_some_and(|v| v.contains(value))
     }
 
     /// Whether `id` names a retired profile.

@@ -42,85 +42,118 @@ impl Engine {
         ids.into_iter().collect()
     }
 
-    /// The content of logged record `rid`, from the log and from what `profile` holds of it.
-    pub(crate) fn rebuild_record(&self, rid: RecordId, profile: &Profile) -> Option<Record> {
-        let r = self.log.get(rid)?;
+    /// The content of every record of `profile`, ascending, from the log and from what
+    /// the profile holds of each (one pass over its traits, events and statements).
+    pub(crate) fn rebuild_records(&self, profile: &Profile) -> Vec<(RecordId, Record)> {
         let schema = &self.schema;
-        let identifiers = r
-            .identifiers
+        let mut ids: Vec<RecordId> = profile.records.iter(&self.log).collect();
+        ids.sort_unstable();
+        let mut out: Vec<(RecordId, Record)> = ids
             .iter()
-            .filter_map(|l| {
-                let e = self.graph.entry(l.ident)?;
-                Some(IdentifierInput {
-                    kind: schema.kind(e.kind)?.name.clone(),
-                    value: e.value.to_string(),
-                })
-            })
-            .collect();
-        let traits = profile
-            .traits
-            .iter()
-            .flat_map(|t| t.observations.iter().map(move |o| (t.trait_id, o)))
-            .filter(|(_, o)| o.record == rid)
-            .filter_map(|(id, o)| {
-                Some(TraitInput {
-                    name: schema.trait_def(id)?.name.clone(),
-                    value: o.value.clone(),
-                })
-            })
-            .collect();
-        let mut events: Vec<(u32, EventInput)> = profile
-            .events
-            .iter()
-            .filter(|e| e.record() == rid)
-            .filter_map(|e| {
-                let def = schema.event_kind(e.kind())?;
-                let properties = e
-                    .props()
-                    .filter_map(|(pos, v)| {
-                        Some(PropertyInput {
-                            name: def.properties.get(usize::from(pos))?.name.clone(),
-                            value: crate::event::store::prop_value(&self.texts, v),
+            .filter_map(|&rid| {
+                let r = self.log.get(rid)?;
+                let identifiers = r
+                    .identifiers
+                    .iter()
+                    .filter_map(|l| {
+                        let e = self.graph.entry(l.ident)?;
+                        Some(IdentifierInput {
+                            kind: schema.kind(e.kind)?.name.clone(),
+                            value: e.value.to_string(),
                         })
                     })
                     .collect();
                 Some((
-                    e.key().2,
-                    EventInput {
-                        kind: def.name.clone(),
-                        at: e.at(),
-                        properties,
+                    rid,
+                    Record {
+                        timestamp: r.at,
+                        source: schema.source(r.source)?.name.clone(),
+                        message_id: r.message_id.as_deref().map(str::to_string),
+                        identifiers,
+                        traits: Vec::new(),
+                        events: Vec::new(),
+                        consent: Vec::new(),
                     },
                 ))
             })
             .collect();
-        events.sort_by_key(|(seq, _)| *seq);
-        let consent = profile
-            .privacy
-            .iter()
-            .flat_map(|p| &p.statements)
-            .filter(|s| s.record == rid)
-            .filter_map(|s| {
-                Some(ConsentInput {
-                    purpose: schema.purpose(s.purpose)?.name.clone(),
-                    channel: match s.channel {
-                        Some(c) => Some(schema.channel(c)?.name.clone()),
-                        None => None,
-                    },
+        let slot = |rid: RecordId| out.binary_search_by_key(&rid, |(id, _)| *id).ok();
+        let mut traits: Vec<(usize, TraitInput)> = Vec::new();
+        for t in &profile.traits {
+            let Some(def) = schema.trait_def(t.trait_id) else {
+                continue;
+            };
+            for o in &t.observations {
+                if let Some(i) = slot(o.record) {
+                    traits.push((
+                        i,
+                        TraitInput {
+                            name: def.name.clone(),
+                            value: o.value.clone(),
+                        },
+                    ));
+                }
+            }
+        }
+        let mut events: Vec<(usize, u32, EventInput)> = Vec::new();
+        for e in profile.events.iter() {
+            let (Some(i), Some(def)) = (slot(e.record()), schema.event_kind(e.kind())) else {
+                continue;
+            };
+            let properties = e
+                .props()
+                .filter_map(|(pos, v)| {
+                    Some(PropertyInput {
+                        name: def.properties.get(usize::from(pos))?.name.clone(),
+                        value: crate::event::store::prop_value(&self.texts, v),
+                    })
+                })
+                .collect();
+            events.push((
+                i,
+                e.key().2,
+                EventInput {
+                    kind: def.name.clone(),
+                    at: e.at(),
+                    properties,
+                },
+            ));
+        }
+        events.sort_by_key(|(i, seq, _)| (*i, *seq));
+        let mut consent: Vec<(usize, ConsentInput)> = Vec::new();
+        for s in profile.privacy.iter().flat_map(|p| &p.statements) {
+            let (Some(i), Some(purpose)) = (slot(s.record), schema.purpose(s.purpose)) else {
+                continue;
+            };
+            consent.push((
+                i,
+                ConsentInput {
+                    purpose: purpose.name.clone(),
+                    channel: s
+                        .channel
+                        .and_then(|c| schema.channel(c))
+                        .map(|c| c.name.clone()),
                     granted: s.granted,
                     proof: s.proof.as_deref().map(str::to_string),
-                })
-            })
-            .collect();
-        Some(Record {
-            timestamp: r.at,
-            source: schema.source(r.source)?.name.clone(),
-            message_id: r.message_id.as_deref().map(str::to_string),
-            identifiers,
-            traits,
-            events: events.into_iter().map(|(_, e)| e).collect(),
-            consent,
-        })
+                },
+            ));
+        }
+        for (i, t) in traits {
+            if let Some((_, r)) = out.get_mut(i) {
+                r.traits.push(t);
+            }
+        }
+        for (i, _, e) in events {
+            if let Some((_, r)) = out.get_mut(i) {
+                r.events.push(e);
+            }
+        }
+        for (i, c) in consent {
+            if let Some((_, r)) = out.get_mut(i) {
+                r.consent.push(c);
+            }
+        }
+        out
     }
 
     /// The first held record that carries `ident`: among those that dropped it and those
@@ -327,11 +360,7 @@ impl Engine {
                     creators.push((id, first));
                 }
             }
-            for &rid in &mine {
-                if let Some(r) = self.rebuild_record(rid, profile) {
-                    records.push((rid, r));
-                }
-            }
+            records.extend(self.rebuild_records(profile));
             if let (Some(&first), Some(privacy)) = (mine.first(), &profile.privacy) {
                 for s in &privacy.suppressions {
                     suppressions.push((s.anchor.unwrap_or(first), vec![s.clone()]));
@@ -354,6 +383,12 @@ impl Engine {
         }
         self.forget_merges(&pool);
         records.sort_by_key(|(rid, _)| *rid);
+        // Which records each id had when they arrived, to tell afterwards whether they
+        // stayed together.
+        let arrived: Vec<(ProfileId, RecordId)> = records
+            .iter()
+            .filter_map(|(rid, _)| Some((self.log.get(*rid)?.profile, *rid)))
+            .collect();
         let mut queue: VecDeque<ProfileId> = pool.iter().copied().collect();
         let mut refused = Vec::new();
         for (rid, record) in &records {
@@ -364,6 +399,24 @@ impl Engine {
             if self.ingest_mode(record, mode).is_err() {
                 self.log.erase(*rid);
                 refused.push(*rid);
+            }
+        }
+        for &id in &pool {
+            let mut parts: Vec<ProfileId> = arrived
+                .iter()
+                .filter(|(p, _)| *p == id)
+                .filter_map(|(_, rid)| {
+                    self.log
+                        .get(*rid)
+                        .and_then(|r| self.profiles.resolve(r.profile))
+                })
+                .collect();
+            parts.sort_unstable();
+            parts.dedup();
+            if parts.len() > 1 {
+                self.splits.insert(id, parts);
+            } else {
+                self.splits.remove(&id);
             }
         }
         // Ids no record took again point to where their first record went.
@@ -398,8 +451,13 @@ impl Engine {
             .collect();
         profiles.sort_unstable();
         profiles.dedup();
+        let everything = crate::realtime::Touched {
+            everything: true,
+            ..Default::default()
+        };
         for &p in &profiles {
             self.refresh_privacy(p);
+            self.refresh_materialized(p, &everything);
         }
         let mut touched: Vec<ProfileId> =
             pool.into_iter().chain(profiles.iter().copied()).collect();

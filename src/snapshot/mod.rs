@@ -106,6 +106,28 @@ pub struct State {
     pub identifier_suppressions: Vec<IdentifierSuppressionEntry>,
     /// Keyed hashes of erased identifiers, sorted.
     pub erased_hashes: Vec<[u8; 32]>,
+    /// Identifier values blocked at run time: (kind, normalized value), sorted.
+    pub blocked: Vec<(u16, String)>,
+    /// Ids whose records went to several profiles, with those profiles, sorted.
+    pub splits: Vec<(u32, Vec<u32>)>,
+    /// The split log, in order.
+    pub split_log: Vec<SplitLogEntry>,
+}
+
+/// One split of the log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SplitLogEntry {
+    /// The identifier kind of the value that no longer links.
+    pub kind: u16,
+    /// The value.
+    pub value: String,
+    /// The profiles before.
+    pub before: Vec<u32>,
+    /// The profiles after.
+    pub after: Vec<u32>,
+    /// The engine clock then.
+    pub at: Option<Timestamp>,
 }
 
 /// One record of the log.

@@ -838,6 +838,62 @@ impl Engine {
             }
             self.erased_hashes.insert(*h);
         }
+        for (k, (kind, value)) in state.blocked.iter().enumerate() {
+            let place = || format!("blocked[{k}]");
+            let ids = Ids {
+                schema: &self.schema,
+            };
+            let kind = ids.kind(*kind, &place)?;
+            check(
+                value.len() <= self.config.max_text_bytes,
+                place,
+                "value too long",
+            )?;
+            check(
+                self.blocked
+                    .get(&kind)
+                    .is_none_or(|v| !v.contains(value.as_str())),
+                place,
+                "listed twice",
+            )?;
+            self.blocked
+                .entry(kind)
+                .or_default()
+                .insert(value.as_str().into());
+        }
+        for (k, (id, parts)) in state.splits.iter().enumerate() {
+            check(
+                (*id as usize) < n_profiles && parts.iter().all(|p| (*p as usize) < n_profiles),
+                || format!("splits[{k}]"),
+                "unknown profile",
+            )?;
+            self.splits.insert(
+                ProfileId(*id),
+                parts.iter().map(|p| ProfileId(*p)).collect(),
+            );
+        }
+        for (k, e) in state.split_log.iter().enumerate() {
+            let place = || format!("split_log[{k}]");
+            let ids = Ids {
+                schema: &self.schema,
+            };
+            let kind = ids.kind(e.kind, &place)?;
+            check(
+                e.before
+                    .iter()
+                    .chain(&e.after)
+                    .all(|p| (*p as usize) < n_profiles),
+                place,
+                "unknown profile",
+            )?;
+            self.split_log.push(crate::engine::SplitEntry {
+                kind,
+                value: e.value.as_str().into(),
+                before: e.before.iter().map(|p| ProfileId(*p)).collect(),
+                after: e.after.iter().map(|p| ProfileId(*p)).collect(),
+                at: e.at,
+            });
+        }
         self.rebuild_derived();
         for (k, s) in state.segments.into_iter().enumerate() {
             match s {

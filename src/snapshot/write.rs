@@ -233,6 +233,31 @@ impl Engine {
                 })
                 .collect(),
             erased_hashes: self.erased_hashes.iter().copied().collect(),
+            blocked: self
+                .blocked
+                .iter()
+                .flat_map(|(k, values)| values.iter().map(move |v| (k.0, v.to_string())))
+                .collect(),
+            splits: {
+                let mut splits: Vec<(u32, Vec<u32>)> = self
+                    .splits
+                    .iter()
+                    .map(|(id, parts)| (id.0, parts.iter().map(|p| p.0).collect()))
+                    .collect();
+                splits.sort_unstable();
+                splits
+            },
+            split_log: self
+                .split_log
+                .iter()
+                .map(|s| crate::snapshot::SplitLogEntry {
+                    kind: s.kind.0,
+                    value: s.value.to_string(),
+                    before: s.before.iter().map(|p| p.0).collect(),
+                    after: s.after.iter().map(|p| p.0).collect(),
+                    at: s.at,
+                })
+                .collect(),
         }
     }
 
