@@ -153,18 +153,28 @@ fn a_denial_stands_after_a_merge_in_both_time_orders() {
             e.consent(p, "marketing", "email").unwrap().basis,
             ConsentBasis::Merge { .. } | ConsentBasis::Statement { .. }
         ));
-        // A statement dated before the merge, arriving later, does not lift it.
+        // A statement dated before the merge, arriving later, is judged as of its date: a
+        // grant on the side that granted anyway does not lift the restriction ...
         e.ingest(
             &rec(25, "web")
-                .identifier("email", "ann@example.com")
+                .identifier("anonymous_id", "dev-1")
                 .consent(grant("email"))
                 .build(),
         )
         .unwrap();
         assert!(!granted(&e, p, "marketing", "email"));
-        // A statement made after the merge does.
+        // ... a later denial is simply the latest word ...
         e.ingest(
             &rec(31, "web")
+                .identifier("email", "ann@example.com")
+                .consent(deny("email"))
+                .build(),
+        )
+        .unwrap();
+        assert!(!granted(&e, p, "marketing", "email"));
+        // ... and a statement made after the merge lifts it.
+        e.ingest(
+            &rec(32, "web")
                 .identifier("email", "ann@example.com")
                 .consent(grant("email"))
                 .build(),
@@ -172,7 +182,25 @@ fn a_denial_stands_after_a_merge_in_both_time_orders() {
         .unwrap();
         assert!(granted(&e, p, "marketing", "email"));
         // Both histories are kept.
-        assert_eq!(e.profile(p).unwrap().consent_history.len(), 4);
+        assert_eq!(e.profile(p).unwrap().consent_history.len(), 5);
+        e.internal_validate().unwrap();
+    }
+    // A re-grant on the denying side dated before the merge, arriving after it, means both
+    // sides granted when they joined: no restriction, whatever the arrival order.
+    for (grant_at, deny_at) in [(10, 20), (20, 10)] {
+        let (mut e, p) = merged(grant_at, deny_at, 30, None);
+        e.ingest(
+            &rec(25, "web")
+                .identifier("email", "ann@example.com")
+                .consent(grant("email"))
+                .build(),
+        )
+        .unwrap();
+        assert!(granted(&e, p, "marketing", "email"));
+        assert!(matches!(
+            e.consent(p, "marketing", "email").unwrap().basis,
+            ConsentBasis::Statement { at, .. } if at == t(25)
+        ));
         e.internal_validate().unwrap();
     }
     // When the grant is the later statement, it is the merge that keeps the denial.

@@ -15,7 +15,6 @@ use crate::profile::merge::{Observation, Rules};
 use crate::realtime::{Cause, Touched};
 use crate::record::{Record, Value};
 use crate::record_log::{LinkStatus, LoggedIdentifier, LoggedRecord, NO_RECORD};
-use crate::time::Timestamp;
 
 /// A record that passed validation, with names resolved to ids.
 pub(crate) struct Checked<'r> {
@@ -570,7 +569,7 @@ impl Engine {
         }
         logged.sort_by_key(|(i, _)| *i);
         for &(retired, cause) in &merged {
-            self.merge_into(survivor, retired, rid, record.timestamp);
+            self.merge_into(survivor, retired);
             if let Some(&ident) = accepted_ids.get(cause) {
                 self.merges.push(MergeEntry {
                     survivor,
@@ -667,7 +666,15 @@ impl Engine {
                 self.add_computed(survivor, &events);
             }
         }
+        // A merge, or a record older than others of the profile, can move where (in time)
+        // parts joined and what each part had said by then.
+        let late = self.profiles.get(survivor).is_some_and(|p| {
+            p.privacy.as_ref().is_some_and(|x| !x.statements.is_empty())
+                && p.identifiers.iter().any(|l| l.seen > record.timestamp)
+        });
+        let restricted = (late || !merged.is_empty()) && self.settle_restrictions(survivor);
         let privacy_changed = !checked.consent.is_empty()
+            || restricted
             || !merged.is_empty()
             || (!new_kinds.is_empty() && !self.suppressed_ids.is_empty());
         if privacy_changed {
@@ -731,19 +738,8 @@ impl Engine {
         }
     }
 
-    /// Moves everything `retired` holds into `survivor` and relinks its identifiers;
-    /// record `rid` at `at` caused it.
-    fn merge_into(
-        &mut self,
-        survivor: ProfileId,
-        retired: ProfileId,
-        rid: RecordId,
-        at: Timestamp,
-    ) {
-        let restrictions = match (self.profiles.get(survivor), self.profiles.get(retired)) {
-            (Some(s), Some(r)) => self.merge_restrictions(s, r, at, rid),
-            _ => Vec::new(),
-        };
+    /// Moves everything `retired` holds into `survivor` and relinks its identifiers.
+    fn merge_into(&mut self, survivor: ProfileId, retired: ProfileId) {
         let Some(taken) = self.profiles.retire(retired, survivor) else {
             return;
         };
@@ -757,17 +753,8 @@ impl Engine {
         }
         if let Some(target) = self.profiles.get_mut(survivor) {
             // Sums were checked in `plan`; an overflow here cannot happen.
+            // Merge restrictions are settled once the record is in (`settle_restrictions`).
             let _ = target.absorb(&self.schema, &mut self.log, taken);
-            if !restrictions.is_empty() {
-                let privacy = target.privacy_mut();
-                for r in restrictions {
-                    let key = (r.at, r.record);
-                    let at = privacy
-                        .restrictions
-                        .partition_point(|x| (x.at, x.record) <= key);
-                    privacy.restrictions.insert(at, r);
-                }
-            }
         }
     }
 }

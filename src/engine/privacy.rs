@@ -8,9 +8,10 @@ use smallvec::SmallVec;
 use crate::engine::Engine;
 use crate::engine::realtime::Dirty;
 use crate::error::{LookupError, PrivacyError};
-use crate::ids::{ChannelId, KindId, ProfileId, PurposeId, RecordId};
+use crate::hash::FastMap;
+use crate::ids::{ChannelId, IdentId, KindId, ProfileId, PurposeId, RecordId};
 use crate::index::privacy::PrivacyRow;
-use crate::privacy::consent::{Basis, Restriction};
+use crate::privacy::consent::{Basis, Privacy, Restriction, Statement};
 use crate::privacy::suppression::{self, SuppressionEntry};
 use crate::privacy::{
     ConsentBasis, ConsentState, ConsentStatementView, Suppression, SuppressionTarget,
@@ -18,6 +19,7 @@ use crate::privacy::{
 };
 use crate::profile::Profile;
 use crate::realtime::{Cause, Touched};
+use crate::record_log::LinkStatus;
 use crate::schema::ConsentDefault;
 use crate::time::Timestamp;
 
@@ -161,36 +163,158 @@ impl Engine {
         self.privacy_index.set(p, &row);
     }
 
-    /// The restrictions a merge of `retired` into `survivor` by record `record` at `at`
-    /// leaves: one per (purpose, channel) where one side grants and the other denies.
-    pub(crate) fn merge_restrictions(
-        &self,
-        survivor: &Profile,
-        retired: &Profile,
-        at: Timestamp,
-        record: RecordId,
-    ) -> Vec<Restriction> {
-        if survivor.privacy.is_none() && retired.privacy.is_none() {
+    /// The merge restrictions `profile` carries, from its records in time order (then
+    /// record id): wherever a record joins identifiers no earlier record had joined, and
+    /// the joined parts' consent states differ on a (purpose, channel), a restriction as
+    /// of that record. A pure function of the records, so the order they arrived in does
+    /// not matter; the record's own statements count as made after the join.
+    pub(crate) fn canonical_restrictions(&self, profile: &Profile) -> Vec<Restriction> {
+        let Some(privacy) = profile.privacy.as_deref() else {
+            return Vec::new();
+        };
+        if privacy.statements.is_empty() {
             return Vec::new();
         }
+        let mut records: Vec<(Timestamp, RecordId)> = profile
+            .records
+            .iter(&self.log)
+            .filter_map(|r| Some((self.log.get(r)?.at, r)))
+            .collect();
+        records.sort_unstable();
+        let mut said: FastMap<RecordId, SmallVec<[&Statement; 2]>> = FastMap::default();
+        for st in &privacy.statements {
+            said.entry(st.record).or_default().push(st);
+        }
+        // Union-find over parts; a part holds the statements and restrictions so far.
+        let mut parent: Vec<usize> = Vec::new();
+        let mut parts: Vec<Privacy> = Vec::new();
+        let mut part_of: FastMap<IdentId, usize> = FastMap::default();
+        fn root(parent: &mut [usize], mut i: usize) -> usize {
+            while let Some(&up) = parent.get(i) {
+                if up == i {
+                    break;
+                }
+                let grand = parent.get(up).copied().unwrap_or(up);
+                if let Some(slot) = parent.get_mut(i) {
+                    *slot = grand;
+                }
+                i = up;
+            }
+            i
+        }
         let mut out = Vec::new();
-        for pi in 0..self.schema.def().purposes.len() {
-            let purpose = PurposeId(u16::try_from(pi).unwrap_or(u16::MAX));
-            for ci in 0..self.schema.def().channels.len() {
-                let channel = ChannelId(u16::try_from(ci).unwrap_or(u16::MAX));
-                if self.consent_of(survivor, purpose, channel).0
-                    != self.consent_of(retired, purpose, channel).0
-                {
-                    out.push(Restriction {
+        for (at, rid) in records {
+            let idents: SmallVec<[IdentId; 4]> = self
+                .log
+                .get(rid)
+                .map(|r| {
+                    r.identifiers
+                        .iter()
+                        .filter(|l| l.status == LinkStatus::Linked)
+                        .map(|l| l.ident)
+                        .collect()
+                })
+                .unwrap_or_default();
+            let mut roots: SmallVec<[usize; 4]> = SmallVec::new();
+            for id in &idents {
+                if let Some(&p) = part_of.get(id) {
+                    let r = root(&mut parent, p);
+                    if !roots.contains(&r) {
+                        roots.push(r);
+                    }
+                }
+            }
+            let target = match roots.first() {
+                Some(&r) => r,
+                None => {
+                    parent.push(parts.len());
+                    parts.push(Privacy::default());
+                    parts.len() - 1
+                }
+            };
+            if roots.len() > 1 {
+                let restricted = self.differing_states(&parts, &roots);
+                for &other in roots.iter().skip(1) {
+                    let taken = parts.get_mut(other).map(std::mem::take).unwrap_or_default();
+                    if let Some(t) = parts.get_mut(target) {
+                        t.absorb(taken);
+                    }
+                    if let Some(slot) = parent.get_mut(other) {
+                        *slot = target;
+                    }
+                }
+                for (purpose, channel) in restricted {
+                    let r = Restriction {
                         at,
-                        record,
+                        record: rid,
                         purpose,
                         channel,
-                    });
+                    };
+                    if let Some(t) = parts.get_mut(target) {
+                        t.restrictions.push(r.clone());
+                    }
+                    out.push(r);
+                }
+            }
+            for id in idents {
+                part_of.entry(id).or_insert(target);
+            }
+            if let (Some(t), Some(statements)) = (parts.get_mut(target), said.get(&rid)) {
+                for &st in statements {
+                    t.add(st.clone());
                 }
             }
         }
         out
+    }
+
+    /// The (purpose, channel) pairs on which the consent states of `parts[roots]` differ.
+    fn differing_states(&self, parts: &[Privacy], roots: &[usize]) -> Vec<(PurposeId, ChannelId)> {
+        let mut out = Vec::new();
+        if roots.iter().all(|&r| {
+            parts
+                .get(r)
+                .is_none_or(|p| p.statements.is_empty() && p.restrictions.is_empty())
+        }) {
+            return out;
+        }
+        for pi in 0..self.schema.def().purposes.len() {
+            let purpose = PurposeId(u16::try_from(pi).unwrap_or(u16::MAX));
+            let default = self.default_granted(purpose);
+            for ci in 0..self.schema.def().channels.len() {
+                let channel = ChannelId(u16::try_from(ci).unwrap_or(u16::MAX));
+                let mut states = roots
+                    .iter()
+                    .filter_map(|&r| parts.get(r))
+                    .map(|p| p.state(purpose, channel, default).0);
+                let first = states.next();
+                if states.any(|s| Some(s) != first) {
+                    out.push((purpose, channel));
+                }
+            }
+        }
+        out
+    }
+
+    /// Sets `p`'s merge restrictions to [`Engine::canonical_restrictions`]; whether they
+    /// changed.
+    pub(crate) fn settle_restrictions(&mut self, p: ProfileId) -> bool {
+        let Some(profile) = self.profiles.get(p) else {
+            return false;
+        };
+        let restrictions = self.canonical_restrictions(profile);
+        let Some(profile) = self.profiles.get_mut(p) else {
+            return false;
+        };
+        let current = profile
+            .privacy
+            .as_deref()
+            .map_or(&[][..], |x| &x.restrictions);
+        if current == restrictions.as_slice() {
+            return false;
+        }
+        profile.privacy_mut().restrictions = restrictions;
+        true
     }
 
     fn live_profile(&self, id: ProfileId) -> Result<(ProfileId, &Profile), LookupError> {
@@ -646,6 +770,15 @@ impl Engine {
             }
             if profile.privacy.as_ref().is_some_and(|p| p.is_empty()) {
                 return Err(format!("{id}: empty privacy part kept"));
+            }
+            let held = profile
+                .privacy
+                .as_deref()
+                .map_or(&[][..], |p| &p.restrictions);
+            if held != self.canonical_restrictions(profile).as_slice() {
+                return Err(format!(
+                    "{id}: merge restrictions differ from the records' own"
+                ));
             }
         }
         for id in &self.privacy_index.profiles() {
