@@ -65,6 +65,8 @@ pub mod rfm;
 pub mod schema;
 pub mod segment;
 pub mod snapshot;
+#[cfg(feature = "spec")]
+pub mod spec;
 mod time;
 #[cfg(feature = "workload")]
 pub mod workload;

@@ -27,5 +27,9 @@ mod rfm_model;
 mod segments;
 mod segments_props;
 mod snapshot;
+#[cfg(feature = "spec")]
+mod spec;
+#[cfg(feature = "spec")]
+mod spec_props;
 mod traits;
 mod workload;

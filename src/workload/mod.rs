@@ -5,4 +5,5 @@ pub mod realtime;
 pub mod rfm;
 pub mod segments;
 pub mod shop;
+pub mod spec;
 pub mod splitmix;
