@@ -693,6 +693,26 @@ pub enum CompileProblem {
     UnknownChannel(String),
 }
 
+/// A page that cannot be read.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum PageError {
+    /// A page of 0 ids was asked for.
+    #[error("a page limit of 0")]
+    ZeroLimit,
+    /// More ids than a page may hold were asked for.
+    #[error("a page limit of {limit}, more than {max}")]
+    LimitTooLarge {
+        /// The limit asked for.
+        limit: usize,
+        /// The largest page ([`crate::MAX_PAGE_LIMIT`]).
+        max: usize,
+    },
+    /// The segment is unknown.
+    #[error(transparent)]
+    Segment(#[from] SegmentError),
+}
+
 /// A segment that cannot be registered, unregistered or read.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 #[non_exhaustive]
@@ -899,6 +919,9 @@ pub enum Error {
     /// See [`RepairError`].
     #[error(transparent)]
     Repair(#[from] RepairError),
+    /// See [`PageError`].
+    #[error(transparent)]
+    Page(#[from] PageError),
     /// See [`crate::snapshot::RestoreError`].
     #[error(transparent)]
     Restore(#[from] crate::snapshot::RestoreError),

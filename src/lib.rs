@@ -33,6 +33,40 @@
 //! # Ok::<(), audience::Error>(())
 //! ```
 //!
+//! ## Sharing an engine between threads
+//! [`Engine`] is `Send + Sync` and has no interior mutability: every query takes `&self`
+//! and every change `&mut self`, so the borrow checker is the whole concurrency
+//! contract. Two ways a host shares one:
+//! - behind a [`std::sync::RwLock`]: readers (counts, members, profiles, activation)
+//!   run in parallel, and a writer (ingest, clock moves, erasure) waits for them. Keep
+//!   writes in small batches so readers are not held up;
+//! - one writer thread that owns the engine, and readers served from
+//!   [`Engine::snapshot`]s restored into their own engines (or from what the writer hands
+//!   out: drained [`SegmentChange`]s, activations), when reads must never wait.
+//!
+//! ```
+//! use std::sync::{Arc, RwLock};
+//! use audience::{Engine, Record, Schema, Timestamp};
+//!
+//! let engine = Arc::new(RwLock::new(Engine::new(Schema::retail_default())));
+//! let writer = {
+//!     let engine = Arc::clone(&engine);
+//!     std::thread::spawn(move || {
+//!         let t = Timestamp::from_secs(1_700_000_000).expect("in range");
+//!         for i in 0..100 {
+//!             let r = Record::builder(t, "web").identifier("user_id", format!("u{i}")).build();
+//!             engine.write().expect("not poisoned").ingest(&r).expect("valid");
+//!         }
+//!     })
+//! };
+//! let seen = engine.read().expect("not poisoned").profile_count(); // never a torn state
+//! assert!(seen <= 100);
+//! writer.join().expect("writer done");
+//! assert_eq!(engine.read().expect("not poisoned").profile_count(), 100);
+//! ```
+//!
+//! `examples/shared_engine.rs` runs a writer and several readers for a few seconds.
+//!
 //! ## Glossary
 //! - **profile**: one person, identified by a dense [`ProfileId`].
 //! - **identifier**: a `(kind, value)` pair such as `(email, ann@example.com)`, normalized
@@ -74,12 +108,12 @@ mod zone;
 
 pub use engine::{
     DroppedIdentifier, Engine, EngineConfig, IngestOptions, IngestReport, LoggedIdentifierView,
-    MergeEvent, Overlap, RecordView,
+    MAX_PAGE_LIMIT, MemoryStats, MergeEvent, Overlap, Page, RecordView, SegmentStats, Stats,
 };
 pub use error::{
     CompileError, CompileProblem, ComputedProblem, CsvError, CsvProblem, DropReason, Error,
-    IngestError, LookupError, MoneyError, PrivacyError, RepairError, RfmProblem, SchemaError,
-    SegmentError, TimeError,
+    IngestError, LookupError, MoneyError, PageError, PrivacyError, RepairError, RfmProblem,
+    SchemaError, SegmentError, TimeError,
 };
 pub use event::{ComputedValue, EventView, Habit, PartOfDay};
 pub use identity::{
@@ -104,6 +138,15 @@ pub use record::{
 pub use record_log::LinkStatus;
 pub use schema::Schema;
 pub use time::{Clock, MILLIS_PER_DAY, Timestamp, Window, days_since, is_since};
+
+// The concurrency contract above, checked at compile time.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Engine>();
+    send_sync::<snapshot::Snapshot>();
+    #[cfg(feature = "spec")]
+    send_sync::<spec::SpecMapper>();
+};
 
 /// The README's example, compiled and run as a doctest.
 #[cfg(doctest)]

@@ -10,6 +10,7 @@ mod export;
 mod ingest;
 mod ingest_events;
 mod materialize;
+mod paging;
 mod privacy;
 mod realtime;
 mod repair;
@@ -17,11 +18,14 @@ mod replay;
 mod report;
 mod rfm;
 mod segments;
+mod stats;
 
 pub use ingest::IngestOptions;
+pub use paging::{MAX_PAGE_LIMIT, Page};
 pub(crate) use repair::SplitEntry;
 pub use report::{DroppedIdentifier, IngestReport, LoggedIdentifierView, MergeEvent, RecordView};
 pub use segments::Overlap;
+pub use stats::{MemoryStats, SegmentStats, Stats};
 
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;

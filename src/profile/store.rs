@@ -263,6 +263,16 @@ impl ProfileStore {
         })
     }
 
+    /// Live profiles with ids from `start` on, ascending.
+    pub(crate) fn iter_live_from(&self, start: usize) -> impl Iterator<Item = ProfileId> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .skip(start)
+            .filter(|(_, s)| matches!(s, Slot::Live(_)))
+            .map(|(i, _)| ProfileId(u32::try_from(i).unwrap_or(u32::MAX)))
+    }
+
     /// Checks that merging `others` into `survivor` and adding `values` overflows no sum.
     pub(crate) fn check_sums(
         &self,
