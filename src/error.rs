@@ -86,6 +86,12 @@ pub enum SchemaError {
         /// The rejected name.
         name: String,
     },
+    /// An event kind kept for 0 days.
+    #[error("event kind {kind:?} has retention_days 0; leave it out to keep events forever")]
+    ZeroRetention {
+        /// The kind.
+        kind: String,
+    },
     /// An identifier kind with `limit: 0`.
     #[error("identifier kind {kind:?} has limit 0")]
     ZeroLimit {

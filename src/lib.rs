@@ -108,7 +108,8 @@ mod zone;
 
 pub use engine::{
     DroppedIdentifier, Engine, EngineConfig, IngestOptions, IngestReport, LoggedIdentifierView,
-    MAX_PAGE_LIMIT, MemoryStats, MergeEvent, Overlap, Page, RecordView, SegmentStats, Stats,
+    MAX_PAGE_LIMIT, MemoryStats, MergeEvent, Overlap, Page, RecordView, RetentionReceipt,
+    SegmentStats, Stats,
 };
 pub use error::{
     CompileError, CompileProblem, ComputedProblem, CsvError, CsvProblem, DropReason, Error,

@@ -55,6 +55,9 @@ pub enum Cause {
         /// The profile retired into it.
         retired: ProfileId,
     },
+    /// Events past their kind's retention were dropped from the profile (on a clock move
+    /// or [`crate::Engine::apply_retention`]).
+    Retention,
     /// A run of an RFM model.
     RfmRun {
         /// The model's name.

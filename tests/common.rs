@@ -61,6 +61,7 @@ pub fn limited_schema() -> Schema {
         .event_kind(EventKindDef {
             name: "page_view".into(),
             properties: vec![],
+            retention_days: None,
         })
         .event_kind(EventKindDef {
             name: "order_completed".into(),
@@ -69,6 +70,7 @@ pub fn limited_schema() -> Schema {
                 ty: PropertyType::Money,
                 non_negative: true,
             }],
+            retention_days: None,
         })
         .build()
         .unwrap()

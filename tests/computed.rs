@@ -29,6 +29,7 @@ fn kind(name: &str, props: Vec<PropertyDef>) -> EventKindDef {
     EventKindDef {
         name: name.into(),
         properties: props,
+        retention_days: None,
     }
 }
 

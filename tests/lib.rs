@@ -23,6 +23,7 @@ mod realtime;
 mod realtime_props;
 mod repair;
 mod repair_props;
+mod retention;
 mod rfm;
 mod rfm_model;
 mod segments;

@@ -437,6 +437,7 @@ fn bad_input_at_ingest_leaves_the_engine_unchanged() {
                 ty: PropertyType::Money,
                 non_negative: false,
             }],
+            retention_days: None,
         })
         .rfm_model(RfmModelDef::classic(
             "classic",

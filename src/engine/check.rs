@@ -28,6 +28,8 @@ impl Engine {
         self.indexes.check(self.profiles.iter_live())?;
         self.check_materialized()?;
         self.check_registered()?;
+        self.check_retention()?;
+        self.check_event_counts()?;
         self.check_privacy()?;
         self.check_seen()?;
         self.check_traces()?;

@@ -37,9 +37,36 @@ impl Engine {
         let old = self.clock.now();
         self.clock.advance(to)?;
         self.advance_computed(old, to);
+        // After the incremental step: dropping events recomputes what they fed.
+        let (expired, touched) = if self.config.retention_on_advance {
+            self.expire_events()
+        } else {
+            Default::default()
+        };
         // After the computed traits: materialized conditions may read them.
-        let due = self.advance_materialized(to);
-        self.update_segments(&Dirty::Due(&due), to, &|_| Cause::Clock { from: old, to });
+        let mut due = self.advance_materialized(to);
+        if !expired.profiles.is_empty() {
+            // Profiles that lost events are re-checked by each leaf reading what they lost.
+            for (i, m) in self.segments.materialized.iter().enumerate() {
+                if m.users > 0
+                    && touched.affects(&m.reads)
+                    && let Some(d) = due.get_mut(i)
+                {
+                    d.extend(expired.profiles.iter().copied());
+                }
+            }
+        }
+        let lost = &expired.profiles;
+        self.update_segments(&Dirty::Due(&due), to, &|p| {
+            if lost.binary_search(&p).is_ok() {
+                Cause::Retention
+            } else {
+                Cause::Clock { from: old, to }
+            }
+        });
+        if expired.events > 0 {
+            self.retention_pending.add_counts(&expired);
+        }
         Ok(())
     }
 

@@ -26,6 +26,25 @@ pub(crate) struct Checked<'r> {
     pub(crate) events: Vec<(EventKindId, SmallVec<[u16; 4]>)>,
     /// Consent statements: purpose, channel (`None`: every channel), granted.
     pub(crate) consent: SmallVec<[(PurposeId, Option<ChannelId>, bool); 2]>,
+    /// Positions of events already past their kind's retention: validated, then left out
+    /// as if the record had not carried them.
+    pub(crate) expired: SmallVec<[usize; 2]>,
+}
+
+impl<'r> Checked<'r> {
+    /// The events kept: (position in the record, input, kind, property positions).
+    pub(crate) fn kept_events(
+        &self,
+    ) -> impl Iterator<Item = (usize, &'r crate::record::EventInput, EventKindId, &[u16])> + '_
+    {
+        self.record
+            .events
+            .iter()
+            .zip(&self.events)
+            .enumerate()
+            .filter(|(i, _)| !self.expired.contains(i))
+            .map(|(i, (input, (kind, positions)))| (i, input, *kind, positions.as_slice()))
+    }
 }
 
 /// An identifier that does not take part in linking, with its value as logged.
@@ -168,6 +187,7 @@ impl Engine {
             profile,
             created: survivor.is_none(),
             merged,
+            expired_events: plan.checked.expired.len(),
             dropped: plan
                 .unused
                 .into_iter()
@@ -198,6 +218,7 @@ impl Engine {
             created: false,
             merged: Vec::new(),
             dropped: Vec::new(),
+            expired_events: 0,
             duplicate_of: Some(earlier),
         })
     }
@@ -275,12 +296,22 @@ impl Engine {
             record.events.len(),
             self.config.max_events_per_record,
         )?;
-        let events = record
+        let events: Vec<(EventKindId, SmallVec<[u16; 4]>)> = record
             .events
             .iter()
             .enumerate()
             .map(|(i, e)| self.validate_event(i, e))
             .collect::<Result<_, _>>()?;
+        let expired = match self.clock.now() {
+            Some(now) if self.schema.has_retention() => events
+                .iter()
+                .zip(&record.events)
+                .enumerate()
+                .filter(|(_, ((kind, _), input))| self.is_expired(*kind, input.at, now))
+                .map(|(i, _)| i)
+                .collect(),
+            _ => SmallVec::new(),
+        };
         self.check_count(
             "consent",
             record.consent.len(),
@@ -299,6 +330,7 @@ impl Engine {
             traits,
             events,
             consent,
+            expired,
         })
     }
 
@@ -510,6 +542,7 @@ impl Engine {
             unused,
         } = plan;
         let record = checked.record;
+        let expired_events = checked.expired.len();
         let (rid, mut pool) = match mode {
             Mode::Host { allow_erased } => {
                 if allow_erased && !self.erased_hashes.is_empty() {
@@ -651,6 +684,10 @@ impl Engine {
         if !events.is_empty() {
             self.rfm.add(self.schema.rfm_rules(), survivor, &events);
         }
+        if !events.is_empty() || !merged.is_empty() {
+            self.schedule_retention(survivor);
+        }
+        self.count_events(events.iter().map(|e| e.kind), true);
         let profile = self.profiles.get(survivor);
         if merged.is_empty() {
             for &trait_id in &touched {
@@ -724,6 +761,7 @@ impl Engine {
             profile: survivor,
             created,
             merged: merged.iter().map(|&(p, _)| p).collect(),
+            expired_events,
             dropped: unused
                 .into_iter()
                 .map(|u| DroppedIdentifier {
@@ -745,6 +783,7 @@ impl Engine {
         };
         self.privacy_index.set(retired, &Default::default());
         self.due.set(retired, None);
+        self.retention_due.set(retired, None);
         self.rfm.merge(survivor, retired);
         self.segments.live.remove(retired.0);
         self.indexes.update_all(retired, None);

@@ -192,13 +192,7 @@ impl Engine {
     /// The record's events as stored, texts interned.
     pub(crate) fn store_events(&mut self, checked: &Checked<'_>, rid: RecordId) -> Vec<NewEvent> {
         let mut out = Vec::with_capacity(checked.events.len());
-        for (seq, (input, (kind, positions))) in checked
-            .record
-            .events
-            .iter()
-            .zip(&checked.events)
-            .enumerate()
-        {
+        for (seq, input, kind, positions) in checked.kept_events() {
             let mut props: SmallVec<[(u16, PropValue); 2]> = input
                 .properties
                 .iter()
@@ -220,7 +214,7 @@ impl Engine {
                 at: input.at,
                 record: rid,
                 seq: u32::try_from(seq).unwrap_or(u32::MAX),
-                kind: *kind,
+                kind,
                 props,
             });
         }
@@ -245,8 +239,8 @@ impl Engine {
                 .filter_map(|p| p.computed.get(id))
                 .map(crate::event::computed::Acc::magnitude)
                 .fold(0, u64::saturating_add);
-            for (input, (kind, positions)) in checked.record.events.iter().zip(&checked.events) {
-                let m = crate::event::computed::magnitude(rule, *kind, |pos| {
+            for (_, input, kind, positions) in checked.kept_events() {
+                let m = crate::event::computed::magnitude(rule, kind, |pos| {
                     amount_at(input, positions, pos)
                 });
                 total = total.saturating_add(m);
@@ -281,8 +275,8 @@ impl Engine {
                 .chain(others)
                 .map(|&p| self.rfm.magnitude(index, p))
                 .fold(0, u64::saturating_add);
-            for (input, (kind, positions)) in checked.record.events.iter().zip(&checked.events) {
-                let m = crate::rfm::tally::magnitude(rule, *kind, |pos| {
+            for (_, input, kind, positions) in checked.kept_events() {
+                let m = crate::rfm::tally::magnitude(rule, kind, |pos| {
                     money_at(input, positions, pos).map(|(_, m)| m.minor)
                 });
                 total = total.saturating_add(m);

@@ -16,6 +16,7 @@ mod realtime;
 mod repair;
 mod replay;
 mod report;
+mod retention;
 mod rfm;
 mod segments;
 mod stats;
@@ -24,6 +25,7 @@ pub use ingest::IngestOptions;
 pub use paging::{MAX_PAGE_LIMIT, Page};
 pub(crate) use repair::SplitEntry;
 pub use report::{DroppedIdentifier, IngestReport, LoggedIdentifierView, MergeEvent, RecordView};
+pub use retention::RetentionReceipt;
 pub use segments::Overlap;
 pub use stats::{MemoryStats, SegmentStats, Stats};
 
@@ -63,6 +65,15 @@ pub struct EngineConfig {
     /// How far past the clock an event may lie, in seconds (default one day); `None`
     /// accepts any time. Not checked while the clock is unset.
     pub future_tolerance_secs: Option<u64>,
+    /// Whether `advance_time` drops events past their kind's retention (default `true`).
+    /// With `false` they stay until [`Engine::apply_retention`], whose receipt then lists
+    /// every profile and record that lost events.
+    #[serde(default = "yes")]
+    pub retention_on_advance: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for EngineConfig {
@@ -77,6 +88,7 @@ impl Default for EngineConfig {
             max_properties_per_event: 64,
             max_consent_per_record: 64,
             future_tolerance_secs: Some(86_400),
+            retention_on_advance: true,
         }
     }
 }
@@ -148,6 +160,12 @@ pub struct Engine {
     pub(crate) texts: TextPool,
     /// Profiles with events, under the next instant a computed trait of theirs can change.
     pub(crate) due: crate::due::DueQueue,
+    /// Profiles under the instant their oldest event with a retention expires.
+    pub(crate) retention_due: crate::due::DueQueue,
+    /// Events held per event kind, kept current (for `stats`).
+    pub(crate) event_counts: Vec<usize>,
+    /// What `advance_time` dropped since the last `apply_retention` (not in snapshots).
+    pub(crate) retention_pending: retention::RetentionReceipt,
     /// RFM tallies and runs, per model.
     pub(crate) rfm: rfm::RfmState,
     /// Trait indexes.
@@ -187,6 +205,7 @@ impl Engine {
 
     /// An empty engine with the given settings.
     pub fn with_config(schema: Schema, config: EngineConfig) -> Self {
+        let event_kinds = schema.def().event_kinds.len();
         Engine {
             dedup: Dedup::new(config.duplicate_horizon_days),
             config,
@@ -198,6 +217,9 @@ impl Engine {
             merges_drained: 0,
             texts: TextPool::default(),
             due: crate::due::DueQueue::default(),
+            retention_due: crate::due::DueQueue::default(),
+            retention_pending: retention::RetentionReceipt::default(),
+            event_counts: vec![0; event_kinds],
             rfm: rfm::RfmState::new(schema.rfm_rules().len()),
             segments: crate::segment::store::SegmentStore::default(),
             indexes: crate::index::TraitIndexes::new(&schema),
@@ -410,6 +432,7 @@ impl Engine {
             + self.indexes.heap_bytes()
             + self.privacy_index.heap_bytes()
             + self.due.heap_bytes()
+            + self.retention_due.heap_bytes()
             + self.merges.capacity() * std::mem::size_of::<MergeEntry>()
     }
 

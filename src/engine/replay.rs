@@ -200,10 +200,12 @@ impl Engine {
     /// unlinks its identifiers. Returns the profile, its slot erased.
     pub(crate) fn detach(&mut self, p: ProfileId) -> Option<Profile> {
         let profile = self.profiles.erase(p)?;
+        self.count_events(profile.events.iter().map(|e| e.kind()), false);
         self.segments.live.remove(p.0);
         self.indexes.update_all(p, None);
         self.privacy_index.set(p, &Default::default());
         self.due.set(p, None);
+        self.retention_due.set(p, None);
         self.retire_materialized(p);
         self.rfm.clear(p);
         for l in &profile.identifiers {

@@ -35,6 +35,10 @@ pub struct IngestReport {
     pub merged: Vec<ProfileId>,
     /// Identifiers not used for linking, with reasons.
     pub dropped: Vec<DroppedIdentifier>,
+    /// Events of the record already past their kind's retention at the clock: validated,
+    /// then not kept (as if the record had not carried them).
+    #[serde(default)]
+    pub expired_events: usize,
     /// For a duplicate: the earlier record with the same message id.
     pub duplicate_of: Option<RecordId>,
 }

@@ -302,6 +302,51 @@ impl EventHistory {
         self.rows = merged;
     }
 
+    /// Removes every event `gone` picks and returns the removed ones as (kind, record,
+    /// texts their properties held). Rows are compacted in place; property slots are
+    /// rewritten only once dead ones outnumber live ones, so memory stays within twice
+    /// what is held while a removal of a few events allocates nothing.
+    pub(crate) fn remove_where(
+        &mut self,
+        mut gone: impl FnMut(EventRef<'_>) -> bool,
+    ) -> Vec<(EventKindId, RecordId, SmallVec<[TextId; 2]>)> {
+        let mut removed = Vec::new();
+        let mut live_slots = 0usize;
+        let slots = &self.slots;
+        self.rows.retain(|row| {
+            let e = EventRef { row, slots };
+            if gone(e) {
+                let texts = e
+                    .props()
+                    .filter_map(|(_, v)| match v {
+                        PropValue::Text(t) => Some(t),
+                        _ => None,
+                    })
+                    .collect();
+                removed.push((e.kind(), e.record(), texts));
+                false
+            } else {
+                live_slots += e.props().count();
+                true
+            }
+        });
+        if !removed.is_empty() && live_slots * 2 < self.slots.len() {
+            let mut compact = Vec::with_capacity(live_slots);
+            for row in &mut self.rows {
+                if row.props == NO_PROPS {
+                    continue;
+                }
+                let run = self.slots.get(row.props as usize..).unwrap_or_default();
+                let end = run.iter().position(|s| s.last).map_or(0, |i| i + 1);
+                row.props = u32::try_from(compact.len()).unwrap_or(NO_PROPS);
+                compact.extend_from_slice(run.get(..end).unwrap_or_default());
+            }
+            self.slots = compact;
+            self.rows.shrink_to_fit();
+        }
+        removed
+    }
+
     /// Heap bytes held.
     pub(crate) fn heap_bytes(&self) -> usize {
         self.rows.capacity() * std::mem::size_of::<Row>()
@@ -449,6 +494,53 @@ mod tests {
         assert_eq!(a.get(0).unwrap().props().count(), 2);
         assert_eq!(a.first_at_or_after(Timestamp::from_millis(5).unwrap()), 3);
         assert_eq!(a.first_after(Timestamp::from_millis(5).unwrap()), 5);
+    }
+
+    #[test]
+    fn removing_events_compacts_and_keeps_the_rest_intact() {
+        let mut h = EventHistory::default();
+        let text = |n| PropValue::Text(TextId(n));
+        for (at, r) in [(1, 0), (2, 1), (3, 2), (4, 3)] {
+            let mut e = ev(at, r, Some(at));
+            e.props.push((5, text(u32::try_from(at).unwrap())));
+            h.insert(&mut [e]);
+        }
+        h.insert(&mut [ev(5, 4, None)]);
+        let removed = h.remove_where(|e| e.at().as_millis() % 2 == 1);
+        let gone: Vec<(u64, Vec<TextId>)> =
+            removed.iter().map(|(_, r, t)| (r.0, t.to_vec())).collect();
+        assert_eq!(
+            gone,
+            [(0, vec![TextId(1)]), (2, vec![TextId(3)]), (4, vec![])]
+        );
+        h.check().unwrap();
+        let kept: Vec<(i64, Vec<(u16, PropValue)>)> = h
+            .iter()
+            .map(|e| (e.at().as_millis(), e.props().collect()))
+            .collect();
+        let props = |n: i64| {
+            vec![
+                (1, PropValue::Integer(n)),
+                (3, PropValue::Boolean(true)),
+                (5, text(u32::try_from(n).unwrap())),
+            ]
+        };
+        assert_eq!(kept, [(2, props(2)), (4, props(4))]);
+        assert_eq!(
+            h.slots.len(),
+            12,
+            "dead slots stay while they are the fewer"
+        );
+        assert_eq!(h.remove_where(|e| e.at().as_millis() == 2).len(), 1);
+        assert_eq!(h.slots.len(), 3, "and go once they are the more");
+        assert_eq!(
+            h.iter().next().unwrap().props().collect::<Vec<_>>(),
+            props(4)
+        );
+        assert!(h.remove_where(|_| false).is_empty());
+        assert_eq!(h.remove_where(|_| true).len(), 1);
+        assert!(h.is_empty());
+        h.check().unwrap();
     }
 
     #[test]

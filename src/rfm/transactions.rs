@@ -125,6 +125,7 @@ fn schema(currency: Currency, scoring: Scoring) -> Result<Schema, Error> {
                 ty: PropertyType::Money,
                 non_negative: false,
             }],
+            retention_days: None,
         })
         .rfm_model(RfmModelDef::classic("rfm", currency).scoring(scoring))
         .rfm_segments(RfmSegmentDef::standard("rfm"))

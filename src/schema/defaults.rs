@@ -39,6 +39,7 @@ fn event(name: &str, props: &[(&str, P)]) -> EventKindDef {
     EventKindDef {
         name: name.into(),
         properties: props.iter().map(|&(n, t)| prop(n, t)).collect(),
+        retention_days: None,
     }
 }
 

@@ -265,7 +265,7 @@ pub struct PropertyDef {
 }
 
 /// An event kind with its properties.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventKindDef {
     /// The kind's name.
@@ -273,6 +273,33 @@ pub struct EventKindDef {
     /// Its properties.
     #[serde(default)]
     pub properties: Vec<PropertyDef>,
+    /// How long events of this kind are kept: an event more than this many days older
+    /// than the engine clock is dropped (on `advance_time`, `apply_retention`, or on
+    /// arrival), as if it had never been kept. `None` (the default): forever.
+    #[serde(default)]
+    pub retention_days: Option<u32>,
+}
+
+impl EventKindDef {
+    /// A kind with no properties, kept forever.
+    pub fn new(name: impl Into<String>) -> Self {
+        EventKindDef {
+            name: name.into(),
+            ..EventKindDef::default()
+        }
+    }
+
+    /// With property `def`.
+    pub fn property(mut self, def: PropertyDef) -> Self {
+        self.properties.push(def);
+        self
+    }
+
+    /// Kept for `days` days (0 is refused by the schema).
+    pub fn retention_days(mut self, days: u32) -> Self {
+        self.retention_days = Some(days);
+        self
+    }
 }
 
 /// What holds for a consent purpose when a person made no statement.

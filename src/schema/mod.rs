@@ -71,6 +71,10 @@ pub struct Schema {
     channel_names: FastMap<String, ChannelId>,
     /// Per channel: the identifier kind that addresses it.
     address_kinds: Vec<Option<KindId>>,
+    /// Per event kind: how long its events are kept, in milliseconds (`None`: forever).
+    retention: Vec<Option<i64>>,
+    /// Whether some event kind has a retention.
+    has_retention: bool,
 }
 
 impl Schema {
@@ -96,6 +100,11 @@ impl Schema {
         let event_names = name_map("event kind", def.event_kinds.iter().map(|e| &e.name))?;
         for event in &def.event_kinds {
             name_map("property", event.properties.iter().map(|p| &p.name))?;
+            if event.retention_days == Some(0) {
+                return Err(SchemaError::ZeroRetention {
+                    kind: event.name.clone(),
+                });
+            }
         }
         let computed_names = name_map("computed trait", def.computed.iter().map(|c| &c.name))?;
         let computed = computed::compile(&def, &event_names, &trait_names)?;
@@ -149,7 +158,17 @@ impl Schema {
                     .and_then(|k| kind_names.get(k).map(|&i| KindId(i)))
             })
             .collect();
+        let retention: Vec<Option<i64>> = def
+            .event_kinds
+            .iter()
+            .map(|e| {
+                e.retention_days
+                    .map(|d| i64::from(d) * crate::time::MILLIS_PER_DAY)
+            })
+            .collect();
         Ok(Schema {
+            has_retention: retention.iter().any(Option::is_some),
+            retention,
             limits,
             kind_ranks,
             def,
@@ -242,6 +261,16 @@ impl Schema {
     /// The id of an event kind.
     pub fn event_kind_id(&self, name: &str) -> Option<EventKindId> {
         self.event_names.get(name).copied()
+    }
+
+    /// How long events of kind `id` are kept, in milliseconds (`None`: forever).
+    pub(crate) fn event_kind_retention(&self, id: EventKindId) -> Option<i64> {
+        self.retention.get(id.index()).copied().flatten()
+    }
+
+    /// Whether some event kind has a retention.
+    pub(crate) fn has_retention(&self) -> bool {
+        self.has_retention
     }
 
     /// The definition of an event kind.

@@ -272,6 +272,7 @@ proptest! {
                     properties: props.into_iter().map(|p| PropertyDef {
                         name: p, ty: PropertyType::Text, non_negative: false,
                     }).collect(),
+                    retention_days: None,
                 }),
                 Call::Purpose(n) => b.purpose(n, ConsentDefault::OptIn),
                 Call::Channel(n, k) => b.channel(n, k.as_deref()),

@@ -43,7 +43,7 @@ use crate::time::Timestamp;
 pub use restore::RestoreError;
 
 /// The version of the snapshot format this crate writes and reads.
-pub const SNAPSHOT_VERSION: u32 = 1;
+pub const SNAPSHOT_VERSION: u32 = 2;
 
 /// An engine's whole state, versioned and checksummed. See the [module](self)
 /// documentation.

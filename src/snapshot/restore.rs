@@ -894,6 +894,20 @@ impl Engine {
                 at: e.at,
             });
         }
+        if let Some(now) = self.clock.now()
+            && self.config.retention_on_advance
+        {
+            for (id, profile) in self.profiles.iter_live() {
+                check(
+                    !profile
+                        .events
+                        .iter()
+                        .any(|e| self.is_expired(e.kind(), e.at(), now)),
+                    || format!("profiles[{}].events", id.0),
+                    "an event past its kind's retention",
+                )?;
+            }
+        }
         self.rebuild_derived();
         for (k, s) in state.segments.into_iter().enumerate() {
             match s {
@@ -1000,6 +1014,13 @@ impl Engine {
             let profile = self.profiles.get(p);
             self.indexes.update_all(p, profile);
             self.refresh_privacy(p);
+            self.schedule_retention(p);
+            let kinds: Vec<_> = self
+                .profiles
+                .get(p)
+                .map(|profile| profile.events.iter().map(|e| e.kind()).collect())
+                .unwrap_or_default();
+            self.count_events(kinds, true);
         }
     }
 }

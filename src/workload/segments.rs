@@ -229,6 +229,7 @@ pub fn schema() -> Schema {
         b = b.event_kind(EventKindDef {
             name: kind.into(),
             properties,
+            retention_days: None,
         });
     }
     for def in computed_traits() {
