@@ -699,6 +699,24 @@ pub enum CompileProblem {
     UnknownChannel(String),
 }
 
+/// A rectification that cannot be made.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum RectifyError {
+    /// The profile is unknown or erased.
+    #[error(transparent)]
+    Lookup(#[from] LookupError),
+    /// The schema has no such trait.
+    #[error("unknown trait {0:?}")]
+    UnknownTrait(String),
+    /// A correction is dated by the engine clock, which is unset.
+    #[error("the engine clock is unset: a correction is dated by it; call advance_time first")]
+    ClockUnset,
+    /// The correcting record is refused (a value of the wrong type, an unknown source).
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+}
+
 /// A page that cannot be read.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 #[non_exhaustive]
@@ -925,6 +943,9 @@ pub enum Error {
     /// See [`RepairError`].
     #[error(transparent)]
     Repair(#[from] RepairError),
+    /// See [`RectifyError`].
+    #[error(transparent)]
+    Rectify(#[from] RectifyError),
     /// See [`PageError`].
     #[error(transparent)]
     Page(#[from] PageError),

@@ -108,13 +108,13 @@ mod zone;
 
 pub use engine::{
     DroppedIdentifier, Engine, EngineConfig, IngestOptions, IngestReport, LoggedIdentifierView,
-    MAX_PAGE_LIMIT, MemoryStats, MergeEvent, Overlap, Page, RecordView, RetentionReceipt,
-    SegmentStats, Stats,
+    MAX_PAGE_LIMIT, MemoryStats, MergeEvent, Overlap, Page, RecordView, Rectification,
+    RetentionReceipt, SegmentStats, Stats,
 };
 pub use error::{
     CompileError, CompileProblem, ComputedProblem, CsvError, CsvProblem, DropReason, Error,
-    IngestError, LookupError, MoneyError, PageError, PrivacyError, RepairError, RfmProblem,
-    SchemaError, SegmentError, TimeError,
+    IngestError, LookupError, MoneyError, PageError, PrivacyError, RectifyError, RepairError,
+    RfmProblem, SchemaError, SegmentError, TimeError,
 };
 pub use event::{ComputedValue, EventView, Habit, PartOfDay};
 pub use identity::{

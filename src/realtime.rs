@@ -55,6 +55,11 @@ pub enum Cause {
         /// The profile retired into it.
         retired: ProfileId,
     },
+    /// A trait of the profile was rectified ([`crate::Engine::delete_trait`]).
+    Rectification {
+        /// The trait.
+        trait_name: String,
+    },
     /// Events past their kind's retention were dropped from the profile (on a clock move
     /// or [`crate::Engine::apply_retention`]).
     Retention,

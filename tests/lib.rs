@@ -21,6 +21,7 @@ mod privacy_props;
 mod props;
 mod realtime;
 mod realtime_props;
+mod rectify;
 mod repair;
 mod repair_props;
 mod retention;

@@ -13,6 +13,7 @@ mod materialize;
 mod paging;
 mod privacy;
 mod realtime;
+mod rectify;
 mod repair;
 mod replay;
 mod report;
@@ -23,6 +24,7 @@ mod stats;
 
 pub use ingest::IngestOptions;
 pub use paging::{MAX_PAGE_LIMIT, Page};
+pub use rectify::Rectification;
 pub(crate) use repair::SplitEntry;
 pub use report::{DroppedIdentifier, IngestReport, LoggedIdentifierView, MergeEvent, RecordView};
 pub use retention::RetentionReceipt;
