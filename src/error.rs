@@ -709,6 +709,9 @@ pub enum RectifyError {
     /// The schema has no such trait.
     #[error("unknown trait {0:?}")]
     UnknownTrait(String),
+    /// No such record is held (never accepted, or erased).
+    #[error("unknown record {0}")]
+    UnknownRecord(crate::ids::RecordId),
     /// A correction is dated by the engine clock, which is unset.
     #[error("the engine clock is unset: a correction is dated by it; call advance_time first")]
     ClockUnset,

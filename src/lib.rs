@@ -108,8 +108,8 @@ mod zone;
 
 pub use engine::{
     DroppedIdentifier, Engine, EngineConfig, IngestOptions, IngestReport, LoggedIdentifierView,
-    MAX_PAGE_LIMIT, MemoryStats, MergeEvent, Overlap, Page, RecordView, Rectification,
-    RetentionReceipt, SegmentStats, Stats,
+    MAX_PAGE_LIMIT, MemoryStats, MergeEvent, Overlap, Page, RecordCorrection, RecordView,
+    Rectification, RetentionReceipt, SegmentStats, Stats,
 };
 pub use error::{
     CompileError, CompileProblem, ComputedProblem, CsvError, CsvProblem, DropReason, Error,

@@ -60,6 +60,9 @@ pub enum Cause {
         /// The trait.
         trait_name: String,
     },
+    /// The trait values of this record were corrected
+    /// ([`crate::Engine::correct_record`]).
+    RecordCorrected(RecordId),
     /// Events past their kind's retention were dropped from the profile (on a clock move
     /// or [`crate::Engine::apply_retention`]).
     Retention,

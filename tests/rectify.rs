@@ -110,6 +110,46 @@ fn a_correction_replaces_the_value_with_provenance() {
 }
 
 #[test]
+fn a_record_can_be_corrected_in_place() {
+    let mut e = retail();
+    e.advance_time(t(100)).unwrap();
+    let p = ann(&mut e);
+    let crm = e.profile(p).unwrap().records[1];
+    let fix = [audience::TraitInput {
+        name: "first_name".into(),
+        value: "Anna".into(),
+    }];
+    let done = e.correct_record(crm, &fix).unwrap();
+    assert_eq!((done.profile, done.removed, done.added), (p, 2, 1));
+    let view = e.profile(p).unwrap();
+    assert_eq!(view.value("first_name"), Some(&Value::from("Anna")));
+    // The web record still says DE; the CRM record no longer does.
+    let country = view.trait_view("country").unwrap();
+    assert_eq!(country.observations.len(), 1);
+    assert_ne!(country.observations[0].record, crm);
+    let name = view.trait_view("first_name").unwrap();
+    assert_eq!(
+        (name.observations[0].record, name.observations[0].at),
+        (crm, t(10))
+    );
+    e.internal_validate().unwrap();
+    assert_eq!(
+        e.correct_record(audience::RecordId(99), &fix),
+        Err(RectifyError::UnknownRecord(audience::RecordId(99)))
+    );
+    let before = e.snapshot();
+    let bad = [audience::TraitInput {
+        name: "age".into(),
+        value: "old".into(),
+    }];
+    assert!(matches!(
+        e.correct_record(crm, &bad),
+        Err(RectifyError::Ingest(IngestError::TraitType { .. }))
+    ));
+    assert_eq!(e.snapshot(), before);
+}
+
+#[test]
 fn bad_rectifications_are_typed_errors_and_change_nothing() {
     let mut e = retail();
     let p = ann(&mut e);
@@ -188,7 +228,8 @@ proptest! {
         records in prop::collection::vec(record(), 1..20),
         pick in any::<prop::sample::Index>(),
         name in prop::sample::select(vec!["country", "age"]),
-        correct in any::<bool>(),
+        mode in 0..3u8,
+        which in any::<prop::sample::Index>(),
     ) {
         let mut a = retail();
         a.advance_time(t(2_000)).unwrap();
@@ -199,10 +240,16 @@ proptest! {
         let p = ids[pick.index(ids.len())];
         let mine: Vec<audience::RecordId> = a.profile(p).unwrap().records;
         let value: Value = if name == "country" { "FR".into() } else { Value::Integer(42) };
-        let done = if correct {
-            a.correct_trait(p, name, value.clone(), "crm").unwrap()
-        } else {
-            a.delete_trait(p, name).unwrap()
+        // Mode 2: record `fixed` now carries only `name = value`.
+        let fixed = which.index(kept.len());
+        let done = match mode {
+            1 => a.correct_trait(p, name, value.clone(), "crm").unwrap(),
+            2 => {
+                let fix = [audience::TraitInput { name: name.into(), value: value.clone() }];
+                a.correct_record(audience::RecordId(fixed as u64), &fix).unwrap();
+                a.delete_trait(p, "first_name").unwrap() // a no-op: nobody has one
+            }
+            _ => a.delete_trait(p, name).unwrap(),
         };
         a.internal_validate().unwrap();
         let mut b = retail();
@@ -211,7 +258,11 @@ proptest! {
         b.register_segment("adult", trait_("age").between(30, 60)).unwrap();
         for (i, r) in kept.iter().enumerate() {
             let mut r = r.clone();
-            if mine.contains(&audience::RecordId(i as u64)) {
+            if mode == 2 {
+                if i == fixed {
+                    r.traits = vec![audience::TraitInput { name: name.into(), value: value.clone() }];
+                }
+            } else if mine.contains(&audience::RecordId(i as u64)) {
                 r.traits.retain(|x| x.name != name);
             }
             b.ingest(&r).unwrap();

@@ -362,7 +362,7 @@ impl Engine {
         Ok((purpose, channel, c.granted))
     }
 
-    fn validate_trait(
+    pub(crate) fn validate_trait(
         &self,
         index: usize,
         name: &str,
@@ -799,7 +799,7 @@ impl Engine {
 }
 
 /// Text sets are kept sorted and without repeats.
-fn normalize_value(value: &Value) -> Value {
+pub(crate) fn normalize_value(value: &Value) -> Value {
     match value {
         Value::TextSet(items) => {
             let mut items = items.clone();

@@ -24,7 +24,7 @@ mod stats;
 
 pub use ingest::IngestOptions;
 pub use paging::{MAX_PAGE_LIMIT, Page};
-pub use rectify::Rectification;
+pub use rectify::{RecordCorrection, Rectification};
 pub(crate) use repair::SplitEntry;
 pub use report::{DroppedIdentifier, IngestReport, LoggedIdentifierView, MergeEvent, RecordView};
 pub use retention::RetentionReceipt;

@@ -4,12 +4,25 @@
 
 use crate::engine::Engine;
 use crate::engine::realtime::Dirty;
-use crate::error::{LookupError, RectifyError};
+use crate::error::{IngestError, LookupError, RectifyError};
 use crate::ids::{ProfileId, RecordId, TraitId};
 use crate::realtime::{Cause, Touched};
 use crate::record::{Record, Value};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
+
+/// What a record-level correction did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordCorrection {
+    /// The record corrected.
+    pub record: RecordId,
+    /// The live profile holding it.
+    pub profile: ProfileId,
+    /// How many of its trait observations were replaced.
+    pub removed: usize,
+    /// How many it carries now.
+    pub added: usize,
+}
 
 /// What a rectification did.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,6 +160,126 @@ impl Engine {
         })
     }
 
+    /// Replaces the trait values record `record` carried with `traits` (validated like a
+    /// record's traits; its source and time stay), as if it had arrived so: every trait
+    /// it touched, before or after, is recomputed, and segments follow
+    /// ([`Cause::RecordCorrected`]). Its identifiers and events are untouched.
+    ///
+    /// ```
+    /// use audience::{Engine, Record, Schema, Timestamp, TraitInput, Value};
+    ///
+    /// let mut engine = Engine::new(Schema::retail_default());
+    /// let t = Timestamp::from_secs(1_700_000_000)?;
+    /// let r = engine.ingest(&Record::builder(t, "crm").identifier("user_id", "u1").trait_value("country", "DE").build())?;
+    /// let fix = [TraitInput { name: "country".into(), value: Value::from("AT") }];
+    /// engine.correct_record(r.record.expect("accepted"), &fix)?;
+    /// assert_eq!(engine.profile(r.profile)?.value("country"), Some(&Value::from("AT")));
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`RectifyError::UnknownRecord`] for a record not held (never accepted, or erased);
+    /// [`RectifyError::Ingest`] for an unknown trait, a wrong type, a text over the limits
+    /// or a sum that would overflow; the engine is unchanged.
+    pub fn correct_record(
+        &mut self,
+        record: RecordId,
+        traits: &[crate::record::TraitInput],
+    ) -> Result<RecordCorrection, RectifyError> {
+        let entry = self
+            .log
+            .get(record)
+            .ok_or(RectifyError::UnknownRecord(record))?;
+        let (at, source) = (entry.at, entry.source);
+        let live = self
+            .record_profile(record)
+            .ok_or(RectifyError::UnknownRecord(record))?;
+        self.check_count("traits", traits.len(), self.config.max_traits_per_record)?;
+        let mut values: Vec<(TraitId, Value)> = Vec::with_capacity(traits.len());
+        for (i, t) in traits.iter().enumerate() {
+            let id = self.validate_trait(i, &t.name, &t.value)?;
+            values.push((id, crate::engine::ingest::normalize_value(&t.value)));
+        }
+        let mut profile = self
+            .profiles
+            .get(live)
+            .cloned()
+            .ok_or(RectifyError::UnknownRecord(record))?;
+        let mut touched: Vec<TraitId> = Vec::new();
+        let mut removed = 0;
+        let mut kept_states = Vec::with_capacity(profile.traits.len());
+        for state in std::mem::take(&mut profile.traits) {
+            if !state.observations.iter().any(|o| o.record == record) {
+                kept_states.push(state);
+                continue;
+            }
+            touched.push(state.trait_id);
+            let before = state.observations.len();
+            let trait_id = state.trait_id;
+            let rest: crate::profile::merge::Observations = state
+                .observations
+                .into_iter()
+                .filter(|o| o.record != record)
+                .collect();
+            removed += before - rest.len();
+            let Some(rules) = crate::profile::merge::Rules::new(&self.schema, trait_id) else {
+                continue;
+            };
+            // A sum of what is left can pass 64 bits when the value removed was negative.
+            match crate::profile::merge::TraitState::recompute(&rules, rest) {
+                Ok(Some(s)) => kept_states.push(s),
+                Ok(None) => {}
+                Err(e) => return Err(self.sum_overflow(trait_id, e).into()),
+            }
+        }
+        profile.traits = kept_states;
+        for (trait_id, value) in values.iter().cloned() {
+            let Some(rules) = crate::profile::merge::Rules::new(&self.schema, trait_id) else {
+                continue;
+            };
+            let obs = crate::profile::merge::Observation {
+                value,
+                source,
+                at,
+                record,
+            };
+            profile
+                .observe(&rules, trait_id, obs)
+                .map_err(|e| self.sum_overflow(trait_id, e))?;
+            if !touched.contains(&trait_id) {
+                touched.push(trait_id);
+            }
+        }
+        // Validated and computed aside: from here nothing can fail.
+        if let Some(slot) = self.profiles.get_mut(live) {
+            *slot = profile;
+        }
+        let mut t = Touched::new(touched.iter().copied(), [], []);
+        for &trait_id in &touched {
+            self.indexes.update(live, trait_id, self.profiles.get(live));
+            t.computed |= self.schema.is_time_zone_trait(trait_id);
+        }
+        if t.computed && !self.schema.computed_rules().is_empty() {
+            self.refresh_computed(live);
+        }
+        self.refresh_materialized(live, &t);
+        let now = self.clock.now().unwrap_or(at);
+        self.update_segments(
+            &Dirty::Record {
+                profiles: &[live],
+                touched: &t,
+            },
+            now,
+            &|_| Cause::RecordCorrected(record),
+        );
+        Ok(RecordCorrection {
+            record,
+            profile: live,
+            removed,
+            added: values.len(),
+        })
+    }
+
     /// Removes every observation of `trait_id` from live profile `p` and brings the trait
     /// index, computed traits (a time zone) and materialized conditions up to date:
     /// the records that carried them, how many, and the latest one's time.
@@ -177,6 +310,17 @@ impl Engine {
         let touched = self.trait_touched(trait_id);
         self.refresh_materialized(p, &touched);
         (records, observations, latest)
+    }
+
+    /// The error for a sum of trait `trait_id` that would pass 64 bits.
+    fn sum_overflow(&self, trait_id: TraitId, e: crate::profile::merge::Overflow) -> IngestError {
+        IngestError::SumOverflow {
+            name: self
+                .schema
+                .trait_def(trait_id)
+                .map_or_else(String::new, |d| d.name.clone()),
+            currency: e.currency,
+        }
     }
 
     /// What changing trait `trait_id` touches.
