@@ -5,7 +5,6 @@ use crate::error::PrivacyError;
 use crate::privacy::{
     IdentifierRecords, Membership, ProfileExport, RestrictionView, RfmExport, Subject,
 };
-use crate::record_log::LinkStatus;
 
 impl Engine {
     /// Everything the engine holds about the person `who` names (GDPR articles 15 and 20):
@@ -50,17 +49,7 @@ impl Engine {
             .iter()
             .filter_map(|l| {
                 let e = self.graph.entry(l.ident)?;
-                let mut records: Vec<_> = profile
-                    .records
-                    .iter(&self.log)
-                    .filter(|rid| {
-                        self.log.get(*rid).is_some_and(|r| {
-                            r.identifiers
-                                .iter()
-                                .any(|x| x.ident == l.ident && x.status == LinkStatus::Linked)
-                        })
-                    })
-                    .collect();
+                let mut records: Vec<_> = self.records_linking(profile, l.ident).collect();
                 records.sort_unstable();
                 Some(IdentifierRecords {
                     kind: self.schema.kind(e.kind)?.name.clone(),

@@ -188,17 +188,7 @@ impl Engine {
             created: survivor.is_none(),
             merged,
             expired_events: plan.checked.expired.len(),
-            dropped: plan
-                .unused
-                .into_iter()
-                .map(|u| DroppedIdentifier {
-                    index: u.input,
-                    kind: self.kind_name(u.kind),
-                    value: u.value,
-                    reason: u.reason,
-                    limit_kind: u.limit_kind.map(|k| self.kind_name(k)),
-                })
-                .collect(),
+            dropped: self.dropped_views(plan.unused),
             duplicate_of: None,
         })
     }
@@ -762,18 +752,23 @@ impl Engine {
             created,
             merged: merged.iter().map(|&(p, _)| p).collect(),
             expired_events,
-            dropped: unused
-                .into_iter()
-                .map(|u| DroppedIdentifier {
-                    index: u.input,
-                    kind: self.kind_name(u.kind),
-                    value: u.value,
-                    reason: u.reason,
-                    limit_kind: u.limit_kind.map(|k| self.kind_name(k)),
-                })
-                .collect(),
+            dropped: self.dropped_views(unused),
             duplicate_of: None,
         }
+    }
+
+    /// The identifiers a record did not use for linking, as reported.
+    fn dropped_views(&self, unused: Vec<Unused>) -> Vec<DroppedIdentifier> {
+        unused
+            .into_iter()
+            .map(|u| DroppedIdentifier {
+                index: u.input,
+                kind: self.kind_name(u.kind),
+                value: u.value,
+                reason: u.reason,
+                limit_kind: u.limit_kind.map(|k| self.kind_name(k)),
+            })
+            .collect()
     }
 
     /// Moves everything `retired` holds into `survivor` and relinks its identifiers.

@@ -25,6 +25,21 @@ pub(crate) struct SplitEntry {
 }
 
 impl Engine {
+    /// The records of `profile` that linked identifier `ident`.
+    pub(crate) fn records_linking<'a>(
+        &'a self,
+        profile: &'a crate::profile::Profile,
+        ident: crate::ids::IdentId,
+    ) -> impl Iterator<Item = crate::ids::RecordId> + 'a {
+        profile.records.iter(&self.log).filter(move |rid| {
+            self.log.get(*rid).is_some_and(|r| {
+                r.identifiers
+                    .iter()
+                    .any(|x| x.ident == ident && x.status == LinkStatus::Linked)
+            })
+        })
+    }
+
     fn first_seen(&self, record: RecordId) -> Option<FirstSeen> {
         let r = self.log.get(record)?;
         Some(FirstSeen {
@@ -66,17 +81,7 @@ impl Engine {
             .iter()
             .filter_map(|l| {
                 let e = self.graph.entry(l.ident)?;
-                let records = profile
-                    .records
-                    .iter(&self.log)
-                    .filter(|rid| {
-                        self.log.get(*rid).is_some_and(|r| {
-                            r.identifiers
-                                .iter()
-                                .any(|x| x.ident == l.ident && x.status == LinkStatus::Linked)
-                        })
-                    })
-                    .count();
+                let records = self.records_linking(profile, l.ident).count();
                 Some(LinkExplanation {
                     kind: self.schema.kind(e.kind)?.name.clone(),
                     value: e.value.to_string(),
