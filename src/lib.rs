@@ -92,6 +92,7 @@ mod index;
 mod money;
 pub mod privacy;
 mod profile;
+mod progress;
 mod realtime;
 mod record;
 mod record_log;
@@ -131,6 +132,7 @@ pub use privacy::{
     Subject, Suppression, SuppressionTarget, SuppressionView,
 };
 pub use profile::{CurrentValue, IdentifierView, ObservationView, ProfileView, TraitView};
+pub use progress::Progress;
 pub use realtime::{Cause, Change, SegmentChange};
 pub use record::{
     ConsentInput, EventInput, IdentifierInput, PropertyInput, Record, RecordBuilder, TraitInput,

@@ -17,6 +17,7 @@ mod events;
 mod identity;
 mod operations;
 mod privacy;
+mod progress;
 mod privacy_props;
 mod props;
 mod realtime;

@@ -195,7 +195,38 @@ impl Engine {
 
     /// Ingests records in order; each gets its own result, as if ingested one by one.
     pub fn ingest_batch(&mut self, records: &[Record]) -> Vec<Result<IngestReport, IngestError>> {
-        records.iter().map(|r| self.ingest(r)).collect()
+        self.ingest_batch_with_progress(records, &mut crate::progress::ignore)
+    }
+
+    /// [`Engine::ingest_batch`], reporting progress in records to `progress` (see
+    /// [`Progress`](crate::Progress)).
+    ///
+    /// ```
+    /// use audience::{Engine, Progress, Record, Schema, Timestamp};
+    /// let mut engine = Engine::new(Schema::retail_default());
+    /// let t = Timestamp::from_secs(1_700_000_000)?;
+    /// let records: Vec<Record> = (0..5000)
+    ///     .map(|i| Record::builder(t, "web").identifier("user_id", format!("u{i}")).build())
+    ///     .collect();
+    /// let mut last = Progress { done: 0, total: 0 };
+    /// let reports = engine.ingest_batch_with_progress(&records, &mut |p| last = p);
+    /// assert_eq!(reports.len(), 5000);
+    /// assert_eq!(last, Progress { done: 5000, total: 5000 });
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    pub fn ingest_batch_with_progress(
+        &mut self,
+        records: &[Record],
+        progress: &mut dyn FnMut(crate::Progress),
+    ) -> Vec<Result<IngestReport, IngestError>> {
+        let mut ticker = crate::progress::Ticker::new(progress, records.len() as u64);
+        let mut reports = Vec::with_capacity(records.len());
+        for (i, r) in records.iter().enumerate() {
+            reports.push(self.ingest(r));
+            ticker.tick(i as u64 + 1);
+        }
+        ticker.finish();
+        reports
     }
 
     fn duplicate(&self, record: &Record) -> Option<IngestReport> {

@@ -188,6 +188,20 @@ impl Engine {
     /// # Errors
     /// [`LookupError::UnknownRfmModel`] for a model the schema does not declare.
     pub fn score_rfm(&mut self, model: &str, reference: Timestamp) -> Result<&RfmRun, LookupError> {
+        self.score_rfm_with_progress(model, reference, &mut crate::progress::ignore)
+    }
+
+    /// [`Engine::score_rfm`], reporting progress in profiles to `progress` (see
+    /// [`Progress`](crate::Progress)).
+    ///
+    /// # Errors
+    /// [`LookupError::UnknownRfmModel`] for a model the schema does not declare.
+    pub fn score_rfm_with_progress(
+        &mut self,
+        model: &str,
+        reference: Timestamp,
+        progress: &mut dyn FnMut(crate::Progress),
+    ) -> Result<&RfmRun, LookupError> {
         let index = self.rfm_model_index(model)?;
         let unknown = || LookupError::UnknownRfmModel(model.to_string());
         let rule = self.schema.rfm_rules().get(index).ok_or_else(unknown)?;
@@ -198,7 +212,9 @@ impl Engine {
         run.reserve(tallies.all().len());
         let recompute = tallies.any_after(reference);
         let mut ranges = [(i64::MAX, i64::MIN); 3];
+        let mut ticker = crate::progress::Ticker::new(progress, tallies.all().len() as u64);
         for (i, tally) in tallies.all().iter().enumerate() {
+            ticker.tick(i as u64);
             let p = ProfileId(u32::try_from(i).unwrap_or(u32::MAX));
             let t = if recompute && tallies.has_after(p, reference) {
                 match self.profiles.get(p) {
@@ -234,6 +250,7 @@ impl Engine {
             (run.monetary_minor.as_slice(), range(m)),
         ];
         run.cuts = score(values, def.bins, &def.scoring, unit, &mut run.scores);
+        ticker.finish();
         let current = self.rfm.current.get_mut(index).ok_or_else(unknown)?;
         let before = current.replace(run);
         if let Some(slot) = self.rfm.previous.get_mut(index) {

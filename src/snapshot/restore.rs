@@ -18,6 +18,7 @@ use crate::privacy::consent::{Privacy, Restriction, Statement};
 use crate::privacy::suppression::{self, SuppressionEntry as Kept};
 use crate::profile::merge::{Observation, Rules, TraitState};
 use crate::profile::{Linked, Profile, Slot};
+use crate::progress::Ticker;
 use crate::record::Value;
 use crate::record_log::{LoggedIdentifier, LoggedRecord, NO_RECORD};
 use crate::schema::{PropertyType, Schema};
@@ -135,6 +136,19 @@ impl Engine {
     /// A [`RestoreError`] naming what is wrong; a corrupt or hostile snapshot never
     /// panics and never makes restore allocate beyond its own size.
     pub fn restore(snapshot: Snapshot) -> Result<Engine, RestoreError> {
+        Engine::restore_with_progress(snapshot, &mut crate::progress::ignore)
+    }
+
+    /// [`Engine::restore`], reporting progress to `progress` (see
+    /// [`Progress`](crate::Progress)): one unit per record, then two per profile slot
+    /// (restored, then its indexes rebuilt).
+    ///
+    /// # Errors
+    /// As [`Engine::restore`].
+    pub fn restore_with_progress(
+        snapshot: Snapshot,
+        progress: &mut dyn FnMut(crate::Progress),
+    ) -> Result<Engine, RestoreError> {
         if snapshot.version != SNAPSHOT_VERSION {
             return Err(RestoreError::Version {
                 found: snapshot.version,
@@ -149,6 +163,9 @@ impl Engine {
             });
         }
         let state = snapshot.state;
+        let total = (state.records.len() as u64)
+            .saturating_add((state.profiles.len() as u64).saturating_mul(2));
+        let mut ticker = Ticker::new(progress, total);
         let schema = Schema::from_def(state.schema.clone())?;
         let mut e = Engine::with_config(schema, state.config.clone());
         if let Some(t) = state.clock {
@@ -158,9 +175,10 @@ impl Engine {
         }
         let texts = e.restore_texts(&state)?;
         e.restore_identifiers(&state)?;
-        e.restore_records(&state)?;
-        e.restore_profiles(&state, &texts)?;
-        e.restore_rest(state)?;
+        e.restore_records(&state, &mut ticker)?;
+        e.restore_profiles(&state, &texts, &mut ticker)?;
+        e.restore_rest(state, &mut ticker)?;
+        ticker.finish();
         Ok(e)
     }
 
@@ -202,7 +220,7 @@ impl Engine {
         Ok(())
     }
 
-    fn restore_records(&mut self, state: &State) -> Result<(), RestoreError> {
+    fn restore_records(&mut self, state: &State, ticker: &mut Ticker) -> Result<(), RestoreError> {
         check(
             state.records.len() as u64 <= MAX_RECORDS,
             || "records".into(),
@@ -213,6 +231,7 @@ impl Engine {
         };
         let max_text = self.config.max_text_bytes;
         for (i, r) in state.records.iter().enumerate() {
+            ticker.tick(i as u64);
             let id = RecordId(i as u64);
             let Some(r) = r else {
                 self.log.put(id, erased_placeholder());
@@ -273,7 +292,13 @@ impl Engine {
         Ok(())
     }
 
-    fn restore_profiles(&mut self, state: &State, texts: &[TextId]) -> Result<(), RestoreError> {
+    fn restore_profiles(
+        &mut self,
+        state: &State,
+        texts: &[TextId],
+        ticker: &mut Ticker,
+    ) -> Result<(), RestoreError> {
+        let base = state.records.len() as u64;
         let n = state.profiles.len();
         check(
             n <= u32::MAX as usize,
@@ -309,6 +334,7 @@ impl Engine {
         }
         let mut offsets = EventOffsets::default();
         for (i, slot) in state.profiles.iter().enumerate() {
+            ticker.tick(base + i as u64);
             if let ProfileSlot::Live(entry) = slot {
                 let id = ProfileId(u32::try_from(i).unwrap_or(u32::MAX));
                 let profile = self.profile_of(state, id, entry, texts, &mut offsets)?;
@@ -723,7 +749,8 @@ impl Engine {
 
     /// Merges, the de-duplication window, runs, suppressions, hashes, segments and
     /// changes; then everything derived.
-    fn restore_rest(&mut self, state: State) -> Result<(), RestoreError> {
+    fn restore_rest(&mut self, state: State, ticker: &mut Ticker) -> Result<(), RestoreError> {
+        let base = (state.records.len() + state.profiles.len()) as u64;
         let n_profiles = state.profiles.len();
         for (k, m) in state.merges.iter().enumerate() {
             let place = || format!("merges[{k}]");
@@ -908,7 +935,7 @@ impl Engine {
                 )?;
             }
         }
-        self.rebuild_derived();
+        self.rebuild_derived(ticker, base);
         for (k, s) in state.segments.into_iter().enumerate() {
             match s {
                 None => self.segments.push_vacant(),
@@ -1001,9 +1028,10 @@ impl Engine {
 
     /// Everything derived from the restored state: indexes, tallies, computed traits,
     /// the live bitmap, the privacy index.
-    fn rebuild_derived(&mut self) {
+    fn rebuild_derived(&mut self, ticker: &mut Ticker, base: u64) {
         let live: Vec<ProfileId> = self.profile_ids().collect();
         for &p in &live {
+            ticker.tick(base + u64::from(p.0));
             self.segments.live.insert(p.0);
             if let Some(profile) = self.profiles.get(p)
                 && !profile.events.is_empty()
