@@ -55,17 +55,6 @@ pub enum Cause {
         /// The profile retired into it.
         retired: ProfileId,
     },
-    /// A trait of the profile was rectified ([`crate::Engine::delete_trait`]).
-    Rectification {
-        /// The trait.
-        trait_name: String,
-    },
-    /// The trait values of this record were corrected
-    /// ([`crate::Engine::correct_record`]).
-    RecordCorrected(RecordId),
-    /// Events past their kind's retention were dropped from the profile (on a clock move
-    /// or [`crate::Engine::apply_retention`]).
-    Retention,
     /// A run of an RFM model.
     RfmRun {
         /// The model's name.
@@ -104,6 +93,19 @@ pub enum Cause {
         /// The clock after it.
         to: Timestamp,
     },
+    // Variants added since snapshot version 1 go last, so the postcard encoding of the
+    // older ones (variant indexes) stays what version 1 wrote.
+    /// A trait of the profile was rectified ([`crate::Engine::delete_trait`]).
+    Rectification {
+        /// The trait.
+        trait_name: String,
+    },
+    /// The trait values of this record were corrected
+    /// ([`crate::Engine::correct_record`]).
+    RecordCorrected(RecordId),
+    /// Events past their kind's retention were dropped from the profile (on a clock move
+    /// or [`crate::Engine::apply_retention`]).
+    Retention,
 }
 
 /// A small bit set over dense schema ids.

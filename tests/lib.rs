@@ -17,8 +17,8 @@ mod events;
 mod identity;
 mod operations;
 mod privacy;
-mod progress;
 mod privacy_props;
+mod progress;
 mod props;
 mod realtime;
 mod realtime_props;
@@ -31,6 +31,7 @@ mod rfm_model;
 mod segments;
 mod segments_props;
 mod snapshot;
+mod snapshot_migration;
 #[cfg(feature = "spec")]
 mod spec;
 #[cfg(feature = "spec")]

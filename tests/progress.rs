@@ -39,14 +39,21 @@ fn ingest_batch_reports_records_and_gives_the_same_reports() {
     assert_eq!(reports, expected);
     assert_eq!(e.snapshot(), plain.snapshot());
     assert_well_formed(&seen, 3000);
-    assert!(seen.len() > 100, "a report every few records: {}", seen.len());
+    assert!(
+        seen.len() > 100,
+        "a report every few records: {}",
+        seen.len()
+    );
 }
 
 #[test]
 fn an_empty_batch_still_reports_start_and_end() {
     let mut e = retail();
     let mut seen = Vec::new();
-    assert!(e.ingest_batch_with_progress(&[], &mut |p| seen.push(p)).is_empty());
+    assert!(
+        e.ingest_batch_with_progress(&[], &mut |p| seen.push(p))
+            .is_empty()
+    );
     assert_eq!(seen, [Progress { done: 0, total: 0 }; 2]);
 }
 

@@ -44,7 +44,7 @@ impl Engine {
             .iter()
             .filter_map(|r| self.record(*r))
             .collect();
-        let identifier_records = profile
+        let mut identifier_records = profile
             .identifiers
             .iter()
             .filter_map(|l| {
@@ -57,7 +57,10 @@ impl Engine {
                     records,
                 })
             })
-            .collect();
+            .collect::<Vec<_>>();
+        // The profile view's order, so an export never depends on the order identifiers
+        // were linked or restored in.
+        identifier_records.sort_by(|a, b| (&a.kind, &a.value).cmp(&(&b.kind, &b.value)));
         let merges = self
             .merge_log()
             .into_iter()

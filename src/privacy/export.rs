@@ -22,7 +22,7 @@ pub struct ProfileExport {
     /// Each record in full: time, source, message id and every identifier with what
     /// became of it.
     pub records: Vec<RecordView>,
-    /// Which records carried each linked identifier.
+    /// Which records carried each linked identifier, sorted by (kind, value).
     pub identifier_records: Vec<IdentifierRecords>,
     /// Merges that made the person one profile.
     pub merges: Vec<MergeEvent>,

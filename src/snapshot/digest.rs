@@ -4,8 +4,6 @@
 use postcard::ser_flavors::Flavor;
 use xxhash_rust::xxh64::Xxh64;
 
-use crate::snapshot::State;
-
 /// How many bytes are gathered before they are hashed (postcard writes most of its
 /// output a byte at a time, and each hasher update has a fixed cost).
 const BUFFER: usize = 1 << 16;
@@ -53,7 +51,7 @@ impl Flavor for Hashing {
 }
 
 /// The checksum of `state`.
-pub(crate) fn checksum(state: &State) -> u64 {
+pub(crate) fn checksum(state: &impl serde::Serialize) -> u64 {
     let hashing = Hashing {
         hasher: Xxh64::new(0),
         buffer: Vec::with_capacity(BUFFER),

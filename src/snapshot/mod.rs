@@ -19,12 +19,18 @@
 //! bincode). It guards against corruption, not against a forger: restore validates
 //! every reference anyway.
 //!
+//! Older snapshots restore: deserializing a [`Snapshot`] reads every earlier format
+//! version, checks it against its own version's checksum, and migrates it (the table is
+//! in `src/snapshot/migrate.rs`; version 1 gains "no retention" on every event kind).
+//! Tested on fixtures the older code wrote (`tests/data/snapshot/`).
+//!
 //! Keeping backups honest: a snapshot taken before an erasure still holds the person.
 //! Restore it, then re-apply the erasures made since — the host keeps each
 //! `ErasureReceipt` (the record ids) and the suppression hashes make a replayed
 //! identifier refuse itself — before the restored engine takes new records.
 
 mod digest;
+mod migrate;
 mod restore;
 mod write;
 
@@ -47,10 +53,14 @@ pub const SNAPSHOT_VERSION: u32 = 2;
 
 /// An engine's whole state, versioned and checksummed. See the [module](self)
 /// documentation.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+///
+/// Deserializing reads snapshots of every earlier format version too: `version` first,
+/// then `state` as that version wrote it, checked against that version's checksum and
+/// migrated, so a decoded snapshot is always of [`SNAPSHOT_VERSION`]. A snapshot from a
+/// newer version, or a map with `state` before `version`, is a decoding error.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Snapshot {
-    /// The format version ([`SNAPSHOT_VERSION`]).
+    /// The format version ([`SNAPSHOT_VERSION`]; older ones are migrated when decoded).
     pub version: u32,
     /// xxHash64 of the postcard encoding of `state`.
     pub checksum: u64,
