@@ -1,7 +1,8 @@
 //! Operations at 1,000,000 profiles of the segments workload (19,993,320 events;
 //! `OPERATIONS_BENCH_PROFILES` to change): paging, lookup and stats, and retention — a
 //! one-day clock move that drops the day's expired page views and email events (kept 365
-//! days) next to the same move with no retention, in one run.
+//! days) next to the same move with no retention, in one run; then schema changes (a
+//! trait added, a computed trait added and backfilled) next to a snapshot and restore.
 //!
 //! `cargo bench --bench operations`
 #![allow(
@@ -17,10 +18,10 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 
-use audience::schema::Schema;
+use audience::schema::{Computation, ComputedDef, EventFilter, Schema, TraitDef, TraitType};
 use audience::segment::trait_;
 use audience::workload::segments::{NOW_DAY, day_time, generate, ingest, schema};
-use audience::{Engine, ProfileId};
+use audience::{Engine, ProfileId, Window};
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
@@ -101,6 +102,46 @@ fn bench(c: &mut Criterion) {
     group.bench_function("stats", |b| b.iter(|| black_box(plain.stats())));
     group.finish();
     println!("  (segment de has {members} members)");
+    schema_changes(&mut plain);
+}
+
+/// Schema changes on the whole engine, timed once each beside a snapshot and restore
+/// (what a change costs at least: it rebuilds the engine the same way).
+fn schema_changes(engine: &mut Engine) {
+    let start = Instant::now();
+    let restored = Engine::restore(engine.snapshot()).unwrap();
+    let restore = start.elapsed();
+    drop(restored);
+    let start = Instant::now();
+    let plain = engine
+        .edit_schema(|def| def.traits.push(TraitDef::new("tier", TraitType::Text)))
+        .unwrap();
+    let add_trait = start.elapsed();
+    let start = Instant::now();
+    let backfill = engine
+        .edit_schema(|def| {
+            def.computed.push(
+                ComputedDef::new(
+                    "views_30d",
+                    EventFilter::kind("page_view"),
+                    Computation::Count,
+                )
+                .window(Window::LastDays(30)),
+            );
+        })
+        .unwrap();
+    let add_computed = start.elapsed();
+    println!(
+        "schema changes: snapshot + restore {:.0} ms; add a trait {:.0} ms ({:.2}x, {} profiles \
+         recomputed); add a computed trait, backfilled {:.0} ms ({:.2}x, {} profiles recomputed)",
+        ms(restore),
+        ms(add_trait),
+        add_trait.as_secs_f64() / restore.as_secs_f64(),
+        plain.profiles_recomputed,
+        ms(add_computed),
+        add_computed.as_secs_f64() / restore.as_secs_f64(),
+        backfill.profiles_recomputed,
+    );
 }
 
 criterion_group!(benches, bench);

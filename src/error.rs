@@ -912,6 +912,94 @@ pub enum CsvProblem {
     BadAmount(MoneyError),
 }
 
+/// A schema change ([`crate::Engine::change_schema`]) that conflicts with the data the
+/// engine holds. The engine is left exactly as it was.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum SchemaChangeError {
+    /// The new schema itself is invalid (from the `add_*` and `remove_schema_item`
+    /// helpers, which build it).
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
+    /// A trait changed type while observations of it are held.
+    #[error(
+        "trait {trait_name:?} holds {observations} observations of type {from:?}; it cannot become {to:?}"
+    )]
+    TraitTypeChanged {
+        /// The trait.
+        trait_name: String,
+        /// Its type now.
+        from: crate::schema::TraitType,
+        /// The type asked for.
+        to: crate::schema::TraitType,
+        /// Observations held.
+        observations: usize,
+    },
+    /// An event property changed type while events carry it.
+    #[error(
+        "property {property:?} of event kind {kind:?} is {from:?} on {events} events; it cannot become {to:?}"
+    )]
+    PropertyTypeChanged {
+        /// The event kind.
+        kind: String,
+        /// The property.
+        property: String,
+        /// Its type now.
+        from: crate::schema::PropertyType,
+        /// The type asked for.
+        to: crate::schema::PropertyType,
+        /// Events carrying it.
+        events: usize,
+    },
+    /// An identifier kind would be removed, or its rules (normalizer, limit, priority,
+    /// blocked values) changed, while identifiers of it are held: linking would have
+    /// gone otherwise. Erase, block ([`crate::Engine::block_identifier_value`]) or
+    /// unmerge first.
+    #[error(
+        "identifier kind {kind:?} is in use ({uses} identifiers, suppressions, blocked values or splits): it cannot be {change}"
+    )]
+    IdentifierKindInUse {
+        /// The kind.
+        kind: String,
+        /// "removed" or "given other rules".
+        change: &'static str,
+        /// How many things refer to it.
+        uses: usize,
+    },
+    /// A source would be removed while records, observations or consent statements
+    /// come from it.
+    #[error("source {source_name:?} is in use by {uses} records, observations or statements")]
+    SourceInUse {
+        /// The source.
+        source_name: String,
+        /// How many things refer to it.
+        uses: usize,
+    },
+    /// A consent purpose or channel would be removed while statements, restrictions or
+    /// suppressions refer to it: consent history is evidence and is never dropped by a
+    /// schema change.
+    #[error("{item} is in use by {uses} consent statements, restrictions or suppressions")]
+    ConsentInUse {
+        /// The purpose or channel.
+        item: crate::engine::SchemaItem,
+        /// How many things refer to it.
+        uses: usize,
+    },
+    /// A registered segment does not compile under the new schema (it refers to
+    /// something removed or changed). Unregister it first.
+    #[error("registered segment {segment:?} does not compile under the new schema: {problem}")]
+    SegmentConflict {
+        /// The segment.
+        segment: String,
+        /// Why.
+        problem: String,
+    },
+    /// The held data does not fit the new schema in another way (for example an RFM
+    /// model in a currency the stored orders are not in).
+    #[error("the held data does not fit the new schema: {0}")]
+    DataConflict(String),
+}
+
 /// Any error of this crate.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 #[non_exhaustive]
@@ -955,4 +1043,7 @@ pub enum Error {
     /// See [`crate::snapshot::RestoreError`].
     #[error(transparent)]
     Restore(#[from] crate::snapshot::RestoreError),
+    /// See [`SchemaChangeError`].
+    #[error(transparent)]
+    SchemaChange(#[from] SchemaChangeError),
 }

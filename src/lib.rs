@@ -110,12 +110,12 @@ mod zone;
 pub use engine::{
     DroppedIdentifier, Engine, EngineConfig, IngestOptions, IngestReport, LoggedIdentifierView,
     MAX_PAGE_LIMIT, MemoryStats, MergeEvent, Overlap, Page, RecordCorrection, RecordView,
-    Rectification, RetentionReceipt, SegmentStats, Stats,
+    Rectification, RetentionReceipt, SchemaChange, SchemaItem, SegmentStats, Stats,
 };
 pub use error::{
     CompileError, CompileProblem, ComputedProblem, CsvError, CsvProblem, DropReason, Error,
     IngestError, LookupError, MoneyError, PageError, PrivacyError, RectifyError, RepairError,
-    RfmProblem, SchemaError, SegmentError, TimeError,
+    RfmProblem, SchemaChangeError, SchemaError, SegmentError, TimeError,
 };
 pub use event::{ComputedValue, EventView, Habit, PartOfDay};
 pub use identity::{

@@ -106,6 +106,9 @@ pub enum Cause {
     /// Events past their kind's retention were dropped from the profile (on a clock move
     /// or [`crate::Engine::apply_retention`]).
     Retention,
+    /// The schema changed ([`crate::Engine::change_schema`]): a trait's strategy, a
+    /// source's priority, a consent default or similar now gives another answer.
+    SchemaChange,
 }
 
 /// A small bit set over dense schema ids.

@@ -28,6 +28,7 @@ mod repair_props;
 mod retention;
 mod rfm;
 mod rfm_model;
+mod schema_evolution;
 mod segments;
 mod segments_props;
 mod snapshot;

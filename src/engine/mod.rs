@@ -6,6 +6,7 @@ mod check;
 mod computed;
 mod deadline;
 mod erase;
+mod evolve;
 mod export;
 mod ingest;
 mod ingest_events;
@@ -22,6 +23,7 @@ mod rfm;
 mod segments;
 mod stats;
 
+pub use evolve::{SchemaChange, SchemaItem};
 pub use ingest::IngestOptions;
 pub use paging::{MAX_PAGE_LIMIT, Page};
 pub use rectify::{RecordCorrection, Rectification};

@@ -29,6 +29,7 @@
 //! `ErasureReceipt` (the record ids) and the suppression hashes make a replayed
 //! identifier refuse itself — before the restored engine takes new records.
 
+mod carry;
 mod digest;
 mod migrate;
 mod restore;
@@ -46,6 +47,8 @@ use crate::schema::SchemaDef;
 use crate::segment::Expr;
 use crate::time::Timestamp;
 
+pub(crate) use carry::{carry, keeps_computed};
+pub(crate) use restore::Computed;
 pub use restore::RestoreError;
 
 /// The version of the snapshot format this crate writes and reads.

@@ -162,7 +162,17 @@ impl Engine {
                 computed,
             });
         }
-        let state = snapshot.state;
+        Engine::rebuild_from(snapshot.state, Computed::Trusted, progress)
+    }
+
+    /// An engine from `state` (its version and checksum already checked): every
+    /// reference validated, everything derived rebuilt; computed-trait state taken from
+    /// the state, or recomputed from the events.
+    pub(crate) fn rebuild_from(
+        state: State,
+        computed: Computed,
+        progress: &mut dyn FnMut(crate::Progress),
+    ) -> Result<Engine, RestoreError> {
         let total = (state.records.len() as u64)
             .saturating_add((state.profiles.len() as u64).saturating_mul(2));
         let mut ticker = Ticker::new(progress, total);
@@ -176,8 +186,8 @@ impl Engine {
         let texts = e.restore_texts(&state)?;
         e.restore_identifiers(&state)?;
         e.restore_records(&state, &mut ticker)?;
-        e.restore_profiles(&state, &texts, &mut ticker)?;
-        e.restore_rest(state, &mut ticker)?;
+        e.restore_profiles(&state, &texts, computed, &mut ticker)?;
+        e.restore_rest(state, computed, &mut ticker)?;
         ticker.finish();
         Ok(e)
     }
@@ -296,6 +306,7 @@ impl Engine {
         &mut self,
         state: &State,
         texts: &[TextId],
+        computed: Computed,
         ticker: &mut Ticker,
     ) -> Result<(), RestoreError> {
         let base = state.records.len() as u64;
@@ -337,7 +348,7 @@ impl Engine {
             ticker.tick(base + i as u64);
             if let ProfileSlot::Live(entry) = slot {
                 let id = ProfileId(u32::try_from(i).unwrap_or(u32::MAX));
-                let profile = self.profile_of(state, id, entry, texts, &mut offsets)?;
+                let profile = self.profile_of(state, id, entry, texts, computed, &mut offsets)?;
                 check(
                     entry.due.is_none() || !profile.computed.is_empty(),
                     || format!("profiles[{i}].due"),
@@ -438,6 +449,7 @@ impl Engine {
         id: ProfileId,
         entry: &ProfileEntry,
         texts: &[TextId],
+        computed: Computed,
         offsets: &mut EventOffsets,
     ) -> Result<Profile, RestoreError> {
         let i = id.index();
@@ -532,7 +544,7 @@ impl Engine {
         let place = || format!("profiles[{i}].computed");
         if entry.computed.is_empty() {
             check(
-                p.events.is_empty() || rules.is_empty(),
+                p.events.is_empty() || rules.is_empty() || computed == Computed::Recompute,
                 place,
                 "computed traits missing",
             )?;
@@ -749,7 +761,12 @@ impl Engine {
 
     /// Merges, the de-duplication window, runs, suppressions, hashes, segments and
     /// changes; then everything derived.
-    fn restore_rest(&mut self, state: State, ticker: &mut Ticker) -> Result<(), RestoreError> {
+    fn restore_rest(
+        &mut self,
+        state: State,
+        computed: Computed,
+        ticker: &mut Ticker,
+    ) -> Result<(), RestoreError> {
         let base = (state.records.len() + state.profiles.len()) as u64;
         let n_profiles = state.profiles.len();
         for (k, m) in state.merges.iter().enumerate() {
@@ -935,7 +952,7 @@ impl Engine {
                 )?;
             }
         }
-        self.rebuild_derived(ticker, base);
+        self.rebuild_derived(computed, ticker, base);
         for (k, s) in state.segments.into_iter().enumerate() {
             match s {
                 None => self.segments.push_vacant(),
@@ -1028,10 +1045,13 @@ impl Engine {
 
     /// Everything derived from the restored state: indexes, tallies, computed traits,
     /// the live bitmap, the privacy index.
-    fn rebuild_derived(&mut self, ticker: &mut Ticker, base: u64) {
+    fn rebuild_derived(&mut self, computed: Computed, ticker: &mut Ticker, base: u64) {
         let live: Vec<ProfileId> = self.profile_ids().collect();
         for &p in &live {
             ticker.tick(base + u64::from(p.0));
+            if computed == Computed::Recompute {
+                self.refresh_computed(p);
+            }
             self.segments.live.insert(p.0);
             if let Some(profile) = self.profiles.get(p)
                 && !profile.events.is_empty()
@@ -1051,6 +1071,15 @@ impl Engine {
             self.count_events(kinds, true);
         }
     }
+}
+
+/// Where a rebuilt engine's computed-trait state comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Computed {
+    /// The state's own, validated (a restore).
+    Trusted,
+    /// Recomputed from the events (a schema change: the state holds none).
+    Recompute,
 }
 
 /// A computed trait's state from its snapshot form, its shape checked against `rule` and

@@ -106,7 +106,7 @@ impl Engine {
         }
     }
 
-    fn snapshot_state(&self) -> State {
+    pub(crate) fn snapshot_state(&self) -> State {
         let idents = self.graph.ident_slots();
         let ident_pos = Positions::new(
             self.graph
