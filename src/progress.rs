@@ -32,7 +32,7 @@ impl<'a> Ticker<'a> {
     /// A ticker for `total` units; reports `done = 0` at once.
     pub(crate) fn new(report: &'a mut dyn FnMut(Progress), total: u64) -> Self {
         report(Progress { done: 0, total });
-        let step = (total / 1000).max(1);
+        let step = total.div_ceil(1000).max(1);
         Ticker {
             report,
             total,
