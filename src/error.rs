@@ -92,6 +92,9 @@ pub enum SchemaError {
         /// The kind.
         kind: String,
     },
+    /// A record log kept for 0 days.
+    #[error("record_retention_days is 0; leave it out to keep records forever")]
+    ZeroRecordRetention,
     /// An identifier kind with `limit: 0`.
     #[error("identifier kind {kind:?} has limit 0")]
     ZeroLimit {
@@ -353,6 +356,19 @@ pub enum DropReason {
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum IngestError {
+    /// The record is older than the record log keeps
+    /// ([`crate::schema::SchemaDef::record_retention_days`]): it would be dropped at once.
+    #[error(
+        "the record's time {at} is more than {days} days before the clock ({now}): past the record log's retention"
+    )]
+    PastRetention {
+        /// The record's time.
+        at: Timestamp,
+        /// The clock.
+        now: Timestamp,
+        /// The record log's retention, in days.
+        days: u32,
+    },
     /// The record names a source the schema does not declare.
     #[error("unknown source {0:?}")]
     UnknownSource(String),

@@ -22,6 +22,7 @@ mod progress;
 mod props;
 mod realtime;
 mod realtime_props;
+mod record_retention;
 mod rectify;
 mod repair;
 mod repair_props;

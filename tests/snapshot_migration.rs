@@ -13,6 +13,7 @@ const V1_POSTCARD: &[u8] = include_bytes!("data/snapshot/v1.postcard");
 const V1_ANSWERS: &str = include_str!("data/snapshot/v1.answers.json");
 const V2_POSTCARD: &[u8] = include_bytes!("data/snapshot/v2.postcard");
 const V2_ANSWERS: &str = include_str!("data/snapshot/v2.answers.json");
+const V3_POSTCARD: &[u8] = include_bytes!("data/snapshot/v3.postcard");
 
 /// The answers `tests/data/snapshot/README.md`'s generator records, from `e`.
 fn answers(e: &Engine) -> Value {
@@ -135,17 +136,28 @@ fn a_restored_version_1_snapshot_answers_what_version_1_answered() {
     assert_answers_as(&restored, V1_ANSWERS);
 }
 
+#[test]
+fn a_version_2_snapshot_decodes_migrated_and_answers_the_same() {
+    let s: Snapshot = postcard::from_bytes(V2_POSTCARD).unwrap();
+    assert_eq!(s.version, SNAPSHOT_VERSION);
+    assert_eq!(s.state.schema.record_retention_days, None);
+    let e = Engine::restore(s).unwrap();
+    e.internal_validate().unwrap();
+    assert_answers_as(&e, V2_ANSWERS);
+}
+
 /// The current version's own fixture: a change to the format that forgets to bump the
-/// version (a field added, an enum variant inserted) fails here.
+/// version (a field added, an enum variant inserted) fails here. Its answers are version
+/// 2's (the same engine; the format added only the record retention).
 #[test]
 fn the_current_version_fixture_still_decodes_and_answers_the_same() {
-    let s: Snapshot = postcard::from_bytes(V2_POSTCARD).unwrap();
-    assert_eq!(s.version, 2);
+    let s: Snapshot = postcard::from_bytes(V3_POSTCARD).unwrap();
+    assert_eq!(s.version, 3);
     let e = Engine::restore(s.clone()).unwrap();
     e.internal_validate().unwrap();
     assert_answers_as(&e, V2_ANSWERS);
     assert_answers_as(&e, V1_ANSWERS);
-    assert_eq!(postcard::to_allocvec(&e.snapshot()).unwrap(), V2_POSTCARD);
+    assert_eq!(postcard::to_allocvec(&e.snapshot()).unwrap(), V3_POSTCARD);
 }
 
 #[test]

@@ -56,6 +56,18 @@ impl Engine {
                 }
             }
         }
+        let queued = self.segments.changes.len();
+        if expired.records_expired > 0 {
+            // Profiles rebuilt without their expired records: every segment re-checks them.
+            self.update_segments(
+                &Dirty::Record {
+                    profiles: &expired.profiles,
+                    touched: &touched,
+                },
+                to,
+                &|_| Cause::Retention,
+            );
+        }
         let lost = &expired.profiles;
         self.update_segments(&Dirty::Due(&due), to, &|p| {
             if lost.binary_search(&p).is_ok() {
@@ -64,7 +76,13 @@ impl Engine {
                 Cause::Clock { from: old, to }
             }
         });
-        if expired.events > 0 {
+        if expired.records_expired > 0 {
+            // Two passes, one net change per (segment, profile): back in their order.
+            if let Some(tail) = self.segments.changes.get_mut(queued..) {
+                tail.sort_by_key(|c| (c.segment, c.profile));
+            }
+        }
+        if expired.events > 0 || expired.records_expired > 0 {
             self.retention_pending.add_counts(&expired);
         }
         Ok(())

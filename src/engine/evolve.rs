@@ -7,6 +7,7 @@ use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::Engine;
+use crate::engine::realtime::Dirty;
 use crate::error::SchemaChangeError;
 use crate::ids::SegmentId;
 use crate::realtime::{Cause, Change, SegmentChange};
@@ -44,6 +45,8 @@ pub enum SchemaItem {
     RfmModel(String),
     /// A named RFM segment.
     RfmSegment(String),
+    /// The record log's retention.
+    RecordRetention,
 }
 
 impl fmt::Display for SchemaItem {
@@ -61,6 +64,7 @@ impl fmt::Display for SchemaItem {
             SchemaItem::Computed(n) => write!(f, "computed trait {n:?}"),
             SchemaItem::RfmModel(n) => write!(f, "RFM model {n:?}"),
             SchemaItem::RfmSegment(n) => write!(f, "RFM segment {n:?}"),
+            SchemaItem::RecordRetention => f.write_str("the record log's retention"),
         }
     }
 }
@@ -81,6 +85,9 @@ pub struct SchemaChange {
     pub events_dropped: usize,
     /// Events dropped because a new or shorter retention no longer keeps them.
     pub events_expired: usize,
+    /// Records dropped whole because a new or shorter record retention no longer keeps
+    /// them (see [`SchemaDef::record_retention_days`]).
+    pub records_expired: usize,
     /// Event property values dropped with their removed properties.
     pub property_values_dropped: usize,
     /// Stored RFM runs dropped with their removed or changed models.
@@ -195,6 +202,9 @@ fn diff(old: &SchemaDef, new: &SchemaDef, out: &mut SchemaChange) {
         SchemaItem::RfmSegment,
         out,
     );
+    if old.record_retention_days != new.record_retention_days {
+        out.changed.push(SchemaItem::RecordRetention);
+    }
 }
 
 impl Engine {
@@ -297,14 +307,36 @@ impl Engine {
         for s in state.segments.iter_mut().flatten() {
             s.entered.clear();
         }
+        // Records a new record retention no longer keeps are dropped after the rebuild
+        // (that needs the engine): the rebuild must let them in first.
+        let on_advance = std::mem::replace(&mut state.config.retention_on_advance, false);
         let mut next = Engine::rebuild_from(state, computed, progress)
             .map_err(|e| SchemaChangeError::DataConflict(e.to_string()))?;
+        next.config.retention_on_advance = on_advance;
+        if on_advance && let Some(now) = next.clock.now() {
+            let queued = next.segments.changes.len();
+            let (expired, touched) = next.expire_events();
+            if expired.records_expired > 0 || expired.events > 0 {
+                next.update_segments(
+                    &Dirty::Record {
+                        profiles: &expired.profiles,
+                        touched: &touched,
+                    },
+                    now,
+                    &|_| Cause::Retention,
+                );
+            }
+            // The net change over the whole call is queued below.
+            next.segments.changes.truncate(queued);
+            receipt.records_expired = expired.records_expired;
+            receipt.events_expired += expired.events;
+        }
         next.erasure_key = self.erasure_key.clone();
         next.retention_pending = self.retention_pending.clone();
         receipt.segment_changes = self.carry_memberships(&mut next);
         receipt.observations_dropped = dropped.observations;
         receipt.events_dropped = dropped.events;
-        receipt.events_expired = dropped.expired_events;
+        receipt.events_expired += dropped.expired_events;
         receipt.property_values_dropped = dropped.property_values;
         receipt.rfm_runs_dropped = dropped.rfm_runs;
         receipt.profiles_recomputed =

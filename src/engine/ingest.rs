@@ -125,10 +125,11 @@ impl Engine {
         mode: Mode<'_>,
     ) -> Result<IngestReport, IngestError> {
         let checked = self.validate(record)?;
-        if let Mode::Host { .. } = mode
-            && let Some(report) = self.duplicate(record)
-        {
-            return Ok(report);
+        if let Mode::Host { .. } = mode {
+            self.check_record_retention(record)?;
+            if let Some(report) = self.duplicate(record) {
+                return Ok(report);
+            }
         }
         let mut scratch = std::mem::take(&mut self.scratch);
         let host = match &mode {
@@ -165,6 +166,7 @@ impl Engine {
     /// The [`IngestError`] that [`Engine::ingest`] would return.
     pub fn preview(&self, record: &Record) -> Result<IngestReport, IngestError> {
         let checked = self.validate(record)?;
+        self.check_record_retention(record)?;
         if let Some(report) = self.duplicate(record) {
             return Ok(report);
         }
@@ -254,6 +256,23 @@ impl Engine {
                 field: field(),
                 len: s.len(),
                 max: self.config.max_text_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// Refuses a new record the record log's retention would drop at once.
+    fn check_record_retention(&self, record: &Record) -> Result<(), IngestError> {
+        if let (Some(now), Some(keep), Some(days)) = (
+            self.clock.now(),
+            self.schema.record_retention(),
+            self.schema.def().record_retention_days,
+        ) && record.timestamp.0 < now.0.saturating_sub(keep)
+        {
+            return Err(IngestError::PastRetention {
+                at: record.timestamp,
+                now,
+                days,
             });
         }
         Ok(())
@@ -705,7 +724,7 @@ impl Engine {
         if !events.is_empty() {
             self.rfm.add(self.schema.rfm_rules(), survivor, &events);
         }
-        if !events.is_empty() || !merged.is_empty() {
+        if !events.is_empty() || !merged.is_empty() || self.schema.record_retention().is_some() {
             self.schedule_retention(survivor);
         }
         self.count_events(events.iter().map(|e| e.kind), true);

@@ -34,9 +34,12 @@ impl Engine {
     /// ascending.
     pub(crate) fn ids_of(&self, p: ProfileId) -> Vec<ProfileId> {
         let mut ids: BTreeSet<ProfileId> = BTreeSet::from([p]);
-        for m in &self.merges {
-            if self.profiles.resolve(m.retired) == Some(p) {
-                ids.insert(m.retired);
+        let mut todo = vec![p];
+        while let Some(q) = todo.pop() {
+            for &r in self.profiles.retired_into(q) {
+                if ids.insert(ProfileId(r)) {
+                    todo.push(ProfileId(r));
+                }
             }
         }
         ids.into_iter().collect()
@@ -343,6 +346,16 @@ impl Engine {
 
     /// Rebuilds live profiles `targets` from their records (see the module documentation).
     pub(crate) fn rebuild(&mut self, targets: &[ProfileId]) -> Rebuilt {
+        self.rebuild_without(targets, &BTreeSet::new())
+    }
+
+    /// [`Engine::rebuild`], leaving out records `dropped` of the targets: they are erased
+    /// from the log, as if they had never arrived.
+    pub(crate) fn rebuild_without(
+        &mut self,
+        targets: &[ProfileId],
+        dropped: &BTreeSet<RecordId>,
+    ) -> Rebuilt {
         let mut pool: BTreeSet<ProfileId> = BTreeSet::new();
         let mut records: Vec<(RecordId, Record)> = Vec::new();
         let mut suppressions: Vec<(RecordId, Vec<SuppressionEntry>)> = Vec::new();
@@ -384,6 +397,7 @@ impl Engine {
             self.profiles.put(id, Slot::Erased);
         }
         self.forget_merges(&pool);
+        records.retain(|(rid, _)| !dropped.contains(rid));
         records.sort_by_key(|(rid, _)| *rid);
         // Which records each id had when they arrived, to tell afterwards whether they
         // stayed together.
@@ -402,6 +416,9 @@ impl Engine {
                 self.log.erase(*rid);
                 refused.push(*rid);
             }
+        }
+        for &rid in dropped {
+            self.log.erase(rid);
         }
         for &id in &pool {
             let mut parts: Vec<ProfileId> = arrived

@@ -3,9 +3,14 @@
 //! computed traits, RFM tallies, materialized conditions and registered segments updated
 //! as if the events had never been kept.
 //!
+//! Records past the record log's retention go whole, as if they had never arrived: the
+//! profiles holding them (and those whose replay they could change) are rebuilt from
+//! their other records, as an erasure rebuilds, so a merge that rested on an expired
+//! record comes undone.
+//!
 //! Each profile with events of a kind that has a retention waits in a due queue under the
-//! instant its oldest such event expires, so a clock move visits only the profiles that
-//! lose something.
+//! instant its oldest such event (or, with a record retention, its oldest record)
+//! expires, so a clock move visits only the profiles that lose something.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -27,17 +32,26 @@ pub struct RetentionReceipt {
     pub events: usize,
     /// Events dropped per event kind (only kinds that lost some).
     pub events_by_kind: BTreeMap<String, usize>,
-    /// The profiles that lost events, ascending.
+    /// The profiles that lost events or records, ascending (for records: every id that
+    /// took part in the rebuild, old and new).
     pub profiles: Vec<ProfileId>,
     /// The records whose events were dropped (the records themselves, with their
     /// identifiers and traits, stay), ascending: the host can purge its own copies.
     pub records: Vec<RecordId>,
+    /// Records dropped whole, past the record log's retention.
+    pub records_expired: usize,
+    /// The records dropped whole by this call, ascending (their events are not counted
+    /// in `events`).
+    pub expired_records: Vec<RecordId>,
+    /// The live profiles rebuilt from their remaining records, ascending.
+    pub rebuilt: Vec<ProfileId>,
 }
 
 impl RetentionReceipt {
     /// Adds the counts of `other` (not its lists) to this receipt.
     pub(crate) fn add_counts(&mut self, other: &RetentionReceipt) {
         self.events += other.events;
+        self.records_expired += other.records_expired;
         for (k, n) in &other.events_by_kind {
             *self.events_by_kind.entry(k.clone()).or_default() += n;
         }
@@ -56,20 +70,31 @@ impl Engine {
     /// The instant the oldest event of `profile` with a retention expires: the first
     /// instant at which it is past its retention.
     fn retention_expiry(&self, profile: &Profile) -> Option<Timestamp> {
-        let shortest = (0..self.schema.def().event_kinds.len())
+        // Past it once `now - keep > at`, i.e. from `at + keep + 1` ms on.
+        let records = self.schema.record_retention().and_then(|keep| {
+            let oldest = profile
+                .records
+                .iter(&self.log)
+                .filter_map(|r| self.log.get(r).map(|x| x.at.0))
+                .min()?;
+            Some(oldest.saturating_add(keep).saturating_add(1))
+        });
+        let Some(shortest) = (0..self.schema.def().event_kinds.len())
             .filter_map(|i| {
                 self.schema
                     .event_kind_retention(EventKindId(u16::try_from(i).unwrap_or(u16::MAX)))
             })
-            .min()?;
-        let mut best: Option<i64> = None;
+            .min()
+        else {
+            return records.map(Timestamp);
+        };
+        let mut best: Option<i64> = records;
         for e in profile.events.iter() {
             // Events are in time order: none later can expire sooner than `best`.
             if best.is_some_and(|b| e.at().0.saturating_add(shortest) >= b) {
                 break;
             }
             if let Some(keep) = self.schema.event_kind_retention(e.kind()) {
-                // Past it once `now - keep > at`, i.e. from `at + keep + 1` ms on.
                 let expires = e.at().0.saturating_add(keep).saturating_add(1);
                 best = Some(best.map_or(expires, |b| b.min(expires)));
             }
@@ -105,7 +130,24 @@ impl Engine {
         let due = self.retention_due.take_until(now);
         let mut by_kind: BTreeMap<EventKindId, usize> = BTreeMap::new();
         let mut records: BTreeSet<RecordId> = BTreeSet::new();
+        let mut expired_records: BTreeSet<RecordId> = BTreeSet::new();
+        let mut holders: BTreeSet<ProfileId> = BTreeSet::new();
         for p in due {
+            if let (Some(keep), Some(profile)) =
+                (self.schema.record_retention(), self.profiles.get(p))
+            {
+                let before = expired_records.len();
+                expired_records.extend(profile.records.iter(&self.log).filter(|&r| {
+                    self.log
+                        .get(r)
+                        .is_some_and(|x| x.at.0 < now.0.saturating_sub(keep))
+                }));
+                if expired_records.len() > before {
+                    // Rebuilt below, events and all.
+                    holders.insert(p);
+                    continue;
+                }
+            }
             let schema = &self.schema;
             let Some(profile) = self.profiles.get_mut(p) else {
                 continue;
@@ -152,6 +194,9 @@ impl Engine {
             self.schedule_retention(p);
             receipt.profiles.push(p);
         }
+        if !holders.is_empty() {
+            self.expire_records(holders, &expired_records, &mut receipt, &mut touched);
+        }
         receipt.events_by_kind = by_kind
             .into_iter()
             .filter_map(|(k, n)| Some((self.schema.event_kind(k)?.name.clone(), n)))
@@ -160,9 +205,54 @@ impl Engine {
         (receipt, touched)
     }
 
+    /// Drops records `expired` of profiles `holders` as if they had never arrived: the
+    /// holders, and every profile whose replay they could change, are rebuilt from their
+    /// other records. The rebuilt profiles join `receipt.profiles` (for the segment
+    /// update) and `touched` becomes everything. Events the rebuild drops for their own
+    /// retention are not counted: they went with a record or were due anyway.
+    fn expire_records(
+        &mut self,
+        holders: BTreeSet<ProfileId>,
+        expired: &BTreeSet<RecordId>,
+        receipt: &mut RetentionReceipt,
+        touched: &mut Touched,
+    ) {
+        let closure = self.rebuild_closure(holders, ProfileId(u32::MAX));
+        let targets: Vec<ProfileId> = closure.into_iter().collect();
+        let rebuilt = self.rebuild_without(&targets, expired);
+        // Ids no record took again are gone, with their scores in stored runs.
+        let gone: BTreeSet<ProfileId> = rebuilt
+            .touched
+            .iter()
+            .copied()
+            .filter(|&p| self.profiles.resolve(p).is_none())
+            .collect();
+        if !gone.is_empty() {
+            for run in self.rfm.runs_mut().flatten() {
+                run.remove(&gone);
+            }
+        }
+        receipt.records_expired += expired.len();
+        receipt.expired_records = expired.iter().copied().collect();
+        receipt.rebuilt = rebuilt.profiles;
+        let mut moved: Vec<ProfileId> = receipt
+            .profiles
+            .iter()
+            .copied()
+            .chain(rebuilt.touched)
+            .collect();
+        moved.sort_unstable();
+        moved.dedup();
+        receipt.profiles = moved;
+        touched.everything = true;
+    }
+
     /// Drops every event older than its kind's `retention_days` relative to the clock,
-    /// updates computed traits, RFM tallies and registered segments as if they had never
-    /// been kept (segment changes have [`Cause::Retention`]), and says what went.
+    /// and every record older than the schema's `record_retention_days` (with all it
+    /// said and the links it made: the profiles holding it are rebuilt from their other
+    /// records), updates computed traits, RFM tallies and registered segments as if they
+    /// had never been kept (segment changes have [`Cause::Retention`]), and says what
+    /// went.
     ///
     /// `advance_time` applies retention by itself (unless
     /// [`EngineConfig::retention_on_advance`](crate::EngineConfig::retention_on_advance) is
@@ -235,6 +325,18 @@ impl Engine {
                     .any(|e| self.is_expired(e.kind(), e.at(), now))
             {
                 return Err(format!("{id}: holds an event past its retention"));
+            }
+            if let (Some(now), Some(keep)) = (self.clock.now(), self.schema.record_retention())
+                && self.config.retention_on_advance
+                && p.records.iter(&self.log).any(|r| {
+                    self.log
+                        .get(r)
+                        .is_some_and(|x| x.at.0 < now.0.saturating_sub(keep))
+                })
+            {
+                return Err(format!(
+                    "{id}: holds a record past the record log's retention"
+                ));
             }
         }
         self.retention_due.internal_validate()

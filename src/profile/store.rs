@@ -150,6 +150,9 @@ pub(crate) enum Slot {
 pub(crate) struct ProfileStore {
     slots: Vec<Slot>,
     live: usize,
+    /// Per id, the ids retired directly into it, ascending: the ids of a person without
+    /// a scan (merges and rebuilds both retire ids).
+    retired_into: crate::hash::FastMap<u32, SmallVec<[u32; 2]>>,
 }
 
 impl ProfileStore {
@@ -200,12 +203,34 @@ impl ProfileStore {
         None
     }
 
+    /// The ids retired directly into `id`, ascending.
+    pub(crate) fn retired_into(&self, id: ProfileId) -> &[u32] {
+        self.retired_into.get(&id.0).map_or(&[], |v| v.as_slice())
+    }
+
+    fn link(&mut self, id: ProfileId, into: ProfileId) {
+        let list = self.retired_into.entry(into.0).or_default();
+        if let Err(at) = list.binary_search(&id.0) {
+            list.insert(at, id.0);
+        }
+    }
+
+    fn unlink(&mut self, id: ProfileId, from: ProfileId) {
+        if let Some(list) = self.retired_into.get_mut(&from.0) {
+            list.retain(|x| *x != id.0);
+            if list.is_empty() {
+                self.retired_into.remove(&from.0);
+            }
+        }
+    }
+
     /// Retires `id` into `into`, returning what it held.
     pub(crate) fn retire(&mut self, id: ProfileId, into: ProfileId) -> Option<Profile> {
         let slot = self.slots.get_mut(id.index())?;
         match std::mem::replace(slot, Slot::Retired(into)) {
             Slot::Live(p) => {
                 self.live = self.live.saturating_sub(1);
+                self.link(id, into);
                 Some(p)
             }
             other => {
@@ -223,7 +248,11 @@ impl ProfileStore {
                 self.live = self.live.saturating_sub(1);
                 Some(p)
             }
-            _ => None,
+            Slot::Retired(from) => {
+                self.unlink(id, from);
+                None
+            }
+            Slot::Erased => None,
         }
     }
 
@@ -236,11 +265,27 @@ impl ProfileStore {
         if let Some(s) = self.slots.get_mut(i) {
             let was_live = matches!(s, Slot::Live(_));
             let is_live = matches!(slot, Slot::Live(_));
+            let (was, now) = (
+                match s {
+                    Slot::Retired(x) => Some(*x),
+                    _ => None,
+                },
+                match &slot {
+                    Slot::Retired(x) => Some(*x),
+                    _ => None,
+                },
+            );
             *s = slot;
             match (was_live, is_live) {
                 (false, true) => self.live = self.live.saturating_add(1),
                 (true, false) => self.live = self.live.saturating_sub(1),
                 _ => {}
+            }
+            if let Some(from) = was {
+                self.unlink(id, from);
+            }
+            if let Some(into) = now {
+                self.link(id, into);
             }
         }
     }
@@ -316,7 +361,8 @@ impl ProfileStore {
 
     /// Estimated heap bytes.
     pub(crate) fn heap_bytes(&self) -> usize {
-        let mut bytes = self.slots.capacity() * std::mem::size_of::<Slot>();
+        let mut bytes = self.slots.capacity() * std::mem::size_of::<Slot>()
+            + self.retired_into.capacity() * std::mem::size_of::<(u32, SmallVec<[u32; 2]>)>();
         for (_, p) in self.iter_live() {
             if p.identifiers.spilled() {
                 bytes += p.identifiers.capacity() * std::mem::size_of::<Linked>();

@@ -364,4 +364,11 @@ pub struct SchemaDef {
     /// Named RFM segments, in label order (see [`crate::rfm`]).
     #[serde(default)]
     pub rfm_segments: Vec<RfmSegmentDef>,
+    /// How long records are kept: a record whose time is more than this many days older
+    /// than the engine clock is dropped as if it had never arrived — its observations,
+    /// events and consent statements, and the links it made (profiles are rebuilt from
+    /// their other records) — on `advance_time` or `apply_retention`, and refused on
+    /// arrival. `None` (the default): forever.
+    #[serde(default)]
+    pub record_retention_days: Option<u32>,
 }

@@ -73,8 +73,10 @@ pub struct Schema {
     address_kinds: Vec<Option<KindId>>,
     /// Per event kind: how long its events are kept, in milliseconds (`None`: forever).
     retention: Vec<Option<i64>>,
-    /// Whether some event kind has a retention.
+    /// Whether some event kind, or the record log, has a retention.
     has_retention: bool,
+    /// How long records are kept, in milliseconds (`None`: forever).
+    record_retention: Option<i64>,
 }
 
 impl Schema {
@@ -98,6 +100,9 @@ impl Schema {
         let trait_names = name_map("trait", def.traits.iter().map(|t| &t.name))?;
         let source_ranks = validate_traits(&def, &source_names)?;
         let event_names = name_map("event kind", def.event_kinds.iter().map(|e| &e.name))?;
+        if def.record_retention_days == Some(0) {
+            return Err(SchemaError::ZeroRecordRetention);
+        }
         for event in &def.event_kinds {
             name_map("property", event.properties.iter().map(|p| &p.name))?;
             if event.retention_days == Some(0) {
@@ -166,8 +171,12 @@ impl Schema {
                     .map(|d| i64::from(d) * crate::time::MILLIS_PER_DAY)
             })
             .collect();
+        let record_retention = def
+            .record_retention_days
+            .map(|d| i64::from(d) * crate::time::MILLIS_PER_DAY);
         Ok(Schema {
-            has_retention: retention.iter().any(Option::is_some),
+            has_retention: retention.iter().any(Option::is_some) || record_retention.is_some(),
+            record_retention,
             retention,
             limits,
             kind_ranks,
@@ -268,9 +277,14 @@ impl Schema {
         self.retention.get(id.index()).copied().flatten()
     }
 
-    /// Whether some event kind has a retention.
+    /// Whether some event kind, or the record log, has a retention.
     pub(crate) fn has_retention(&self) -> bool {
         self.has_retention
+    }
+
+    /// How long records are kept, in milliseconds (`None`: forever).
+    pub(crate) fn record_retention(&self) -> Option<i64> {
+        self.record_retention
     }
 
     /// The definition of an event kind.
@@ -455,6 +469,13 @@ impl SchemaBuilder {
     /// Adds a trait.
     pub fn trait_def(mut self, def: TraitDef) -> Self {
         self.def.traits.push(def);
+        self
+    }
+
+    /// Keeps records `days` days relative to the clock (see
+    /// [`SchemaDef::record_retention_days`]).
+    pub fn record_retention_days(mut self, days: u32) -> Self {
+        self.def.record_retention_days = Some(days);
         self
     }
 

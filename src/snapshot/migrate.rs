@@ -10,7 +10,8 @@
 //! | version | written by | what changed |
 //! |---|---|---|
 //! | 1 | 0.1 before retention | — |
-//! | 2 | current | `EventKindDef::retention_days` (none after migration), `EngineConfig::retention_on_advance` (on) |
+//! | 2 | 0.1 with event retention | `EventKindDef::retention_days` (none after migration), `EngineConfig::retention_on_advance` (on) |
+//! | 3 | current | `SchemaDef::record_retention_days` (none after migration) |
 //!
 //! To add a version: freeze the changed types of the old one here (the smallest set of
 //! structs whose encoding changed), write their `From` into the next version, and add a
@@ -65,6 +66,75 @@ struct SchemaDefV1 {
     rfm_segments: Vec<RfmSegmentDef>,
 }
 
+/// Version 2's schema definitions: no record retention.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SchemaDefV2 {
+    identifier_kinds: Vec<IdentifierKindDef>,
+    sources: Vec<SourceDef>,
+    #[serde(default)]
+    traits: Vec<TraitDef>,
+    #[serde(default)]
+    event_kinds: Vec<EventKindDef>,
+    #[serde(default)]
+    purposes: Vec<PurposeDef>,
+    #[serde(default)]
+    channels: Vec<ChannelDef>,
+    #[serde(default)]
+    computed: Vec<ComputedDef>,
+    #[serde(default)]
+    rfm_models: Vec<RfmModelDef>,
+    #[serde(default)]
+    rfm_segments: Vec<RfmSegmentDef>,
+}
+
+impl From<SchemaDefV1> for SchemaDefV2 {
+    fn from(s: SchemaDefV1) -> SchemaDefV2 {
+        SchemaDefV2 {
+            identifier_kinds: s.identifier_kinds,
+            sources: s.sources,
+            traits: s.traits,
+            event_kinds: s
+                .event_kinds
+                .into_iter()
+                .map(|k| EventKindDef {
+                    name: k.name,
+                    properties: k.properties,
+                    retention_days: None,
+                })
+                .collect(),
+            purposes: s.purposes,
+            channels: s.channels,
+            computed: s.computed,
+            rfm_models: s.rfm_models,
+            rfm_segments: s.rfm_segments,
+        }
+    }
+}
+
+impl From<SchemaDefV2> for SchemaDef {
+    fn from(s: SchemaDefV2) -> SchemaDef {
+        SchemaDef {
+            identifier_kinds: s.identifier_kinds,
+            sources: s.sources,
+            traits: s.traits,
+            event_kinds: s.event_kinds,
+            purposes: s.purposes,
+            channels: s.channels,
+            computed: s.computed,
+            rfm_models: s.rfm_models,
+            rfm_segments: s.rfm_segments,
+            record_retention_days: None,
+        }
+    }
+}
+
+impl From<SchemaDefV1> for SchemaDef {
+    fn from(s: SchemaDefV1) -> SchemaDef {
+        SchemaDefV2::from(s).into()
+    }
+}
+
 /// Version 1's settings: no `retention_on_advance`.
 #[derive(Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -97,12 +167,30 @@ impl Default for EngineConfigV1 {
     }
 }
 
-/// Version 1's state: the current one with version 1's schema and settings.
+impl From<EngineConfigV1> for EngineConfig {
+    fn from(c: EngineConfigV1) -> EngineConfig {
+        EngineConfig {
+            duplicate_horizon_days: c.duplicate_horizon_days,
+            max_identifiers_per_record: c.max_identifiers_per_record,
+            max_traits_per_record: c.max_traits_per_record,
+            max_text_bytes: c.max_text_bytes,
+            max_set_len: c.max_set_len,
+            max_events_per_record: c.max_events_per_record,
+            max_properties_per_event: c.max_properties_per_event,
+            max_consent_per_record: c.max_consent_per_record,
+            future_tolerance_secs: c.future_tolerance_secs,
+            retention_on_advance: true,
+        }
+    }
+}
+
+/// An older version's state: the current one's fields with that version's schema and
+/// settings types.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct StateV1 {
-    schema: SchemaDefV1,
-    config: EngineConfigV1,
+struct Frozen<S, C> {
+    schema: S,
+    config: C,
     clock: Option<Timestamp>,
     records: Vec<Option<RecordEntry>>,
     identifiers: Vec<IdentifierEntry>,
@@ -123,42 +211,16 @@ struct StateV1 {
     split_log: Vec<SplitLogEntry>,
 }
 
-impl From<StateV1> for State {
-    fn from(v: StateV1) -> State {
-        let s = v.schema;
-        let c = v.config;
+/// Version 1's state.
+type StateV1 = Frozen<SchemaDefV1, EngineConfigV1>;
+/// Version 2's state.
+type StateV2 = Frozen<SchemaDefV2, EngineConfig>;
+
+impl<S: Into<SchemaDef>, C: Into<EngineConfig>> From<Frozen<S, C>> for State {
+    fn from(v: Frozen<S, C>) -> State {
         State {
-            schema: SchemaDef {
-                identifier_kinds: s.identifier_kinds,
-                sources: s.sources,
-                traits: s.traits,
-                event_kinds: s
-                    .event_kinds
-                    .into_iter()
-                    .map(|k| EventKindDef {
-                        name: k.name,
-                        properties: k.properties,
-                        retention_days: None,
-                    })
-                    .collect(),
-                purposes: s.purposes,
-                channels: s.channels,
-                computed: s.computed,
-                rfm_models: s.rfm_models,
-                rfm_segments: s.rfm_segments,
-            },
-            config: EngineConfig {
-                duplicate_horizon_days: c.duplicate_horizon_days,
-                max_identifiers_per_record: c.max_identifiers_per_record,
-                max_traits_per_record: c.max_traits_per_record,
-                max_text_bytes: c.max_text_bytes,
-                max_set_len: c.max_set_len,
-                max_events_per_record: c.max_events_per_record,
-                max_properties_per_event: c.max_properties_per_event,
-                max_consent_per_record: c.max_consent_per_record,
-                future_tolerance_secs: c.future_tolerance_secs,
-                retention_on_advance: true,
-            },
+            schema: v.schema.into(),
+            config: v.config.into(),
             clock: v.clock,
             records: v.records,
             identifiers: v.identifiers,
@@ -183,22 +245,25 @@ impl From<StateV1> for State {
 
 /// A state as some version wrote it.
 enum Versioned {
-    V1(StateV1),
-    Current(State),
+    V1(Box<StateV1>),
+    V2(Box<StateV2>),
+    Current(Box<State>),
 }
 
 impl Versioned {
     fn checksum(&self) -> u64 {
         match self {
             Versioned::V1(s) => digest::checksum(s),
+            Versioned::V2(s) => digest::checksum(s),
             Versioned::Current(s) => digest::checksum(s),
         }
     }
 
     fn migrate(self) -> State {
         match self {
-            Versioned::V1(s) => s.into(),
-            Versioned::Current(s) => s,
+            Versioned::V1(s) => (*s).into(),
+            Versioned::V2(s) => (*s).into(),
+            Versioned::Current(s) => *s,
         }
     }
 }
@@ -211,8 +276,9 @@ impl<'de> de::DeserializeSeed<'de> for StateOf {
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Versioned, D::Error> {
         match self.0 {
-            1 => StateV1::deserialize(d).map(Versioned::V1),
-            SNAPSHOT_VERSION => State::deserialize(d).map(Versioned::Current),
+            1 => StateV1::deserialize(d).map(|s| Versioned::V1(Box::new(s))),
+            2 => StateV2::deserialize(d).map(|s| Versioned::V2(Box::new(s))),
+            SNAPSHOT_VERSION => State::deserialize(d).map(|s| Versioned::Current(Box::new(s))),
             v => Err(de::Error::custom(format!(
                 "snapshot version {v} is not one this crate reads (1 to {SNAPSHOT_VERSION})"
             ))),

@@ -941,6 +941,17 @@ impl Engine {
         if let Some(now) = self.clock.now()
             && self.config.retention_on_advance
         {
+            if let Some(keep) = self.schema.record_retention()
+                && let Some((rid, _)) = self
+                    .log
+                    .iter()
+                    .find(|(_, r)| r.at.0 < now.0.saturating_sub(keep))
+            {
+                return Err(invalid(
+                    format!("records[{}]", rid.0),
+                    "a record past the record log's retention",
+                ));
+            }
             for (id, profile) in self.profiles.iter_live() {
                 check(
                     !profile
