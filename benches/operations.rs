@@ -2,7 +2,8 @@
 //! `OPERATIONS_BENCH_PROFILES` to change): paging, lookup and stats, and retention — a
 //! one-day clock move that drops the day's expired page views and email events (kept 365
 //! days) next to the same move with no retention, in one run; then schema changes (a
-//! trait added, a computed trait added and backfilled) next to a snapshot and restore.
+//! trait added, a computed trait added and backfilled) next to a snapshot and restore,
+//! and a one-day move with records kept 365 days.
 //!
 //! `cargo bench --bench operations`
 #![allow(
@@ -35,6 +36,46 @@ fn with_retention() -> Schema {
         }
     }
     Schema::from_def(def).unwrap()
+}
+
+/// The workload's people again (the first copy is dropped after ingest to save memory).
+fn people_again(profiles: u32) -> Vec<audience::workload::segments::WorkloadProfile> {
+    generate(42, profiles).collect()
+}
+
+/// The workload with records kept 365 days (each person is one record at their last
+/// event's day): those older are refused on arrival, and a one-day move drops the
+/// records that turn 366 days old, each person rebuilt from what remains (nothing).
+fn record_retention(
+    people: &[audience::workload::segments::WorkloadProfile],
+    plain_day: &Duration,
+) {
+    let mut def = schema().def().clone();
+    def.record_retention_days = Some(365);
+    let mut engine = Engine::new(Schema::from_def(def).unwrap());
+    engine.advance_time(day_time(NOW_DAY)).unwrap();
+    let mut refused = 0;
+    for p in people {
+        match ingest(&mut engine, p) {
+            Ok(_) => {}
+            Err(audience::Error::Ingest(audience::IngestError::PastRetention { .. })) => {
+                refused += 1
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    let before = engine.profile_count();
+    let day = days(&mut engine);
+    let receipt = engine.apply_retention().unwrap();
+    println!(
+        "record retention: {} people, {refused} refused on arrival, {before} kept; seven \
+         one-day moves dropped {} records; one day, median of 7: {:.1} ms ({:.2}x the move \
+         without retention)",
+        people.len(),
+        receipt.records_expired,
+        ms(day),
+        day.as_secs_f64() / plain_day.as_secs_f64()
+    );
 }
 
 /// Seven one-day clock moves from the workload's "now": the median time of one.
@@ -82,6 +123,7 @@ fn bench(c: &mut Criterion) {
         kept_day.as_secs_f64() / plain_day.as_secs_f64()
     );
     drop(kept);
+    record_retention(&people_again(profiles), &plain_day);
 
     let de = plain
         .register_segment("de", trait_("country").eq("DE"))
