@@ -4,7 +4,9 @@ use audience::schema::{
     EventKindDef, IdentifierKindDef, MergeStrategy, Normalizer, PropertyDef, PropertyType, Schema,
     TraitDef, TraitType,
 };
-use audience::{Engine, Record, RecordBuilder, Timestamp};
+use std::collections::BTreeSet;
+
+use audience::{Change, Engine, ProfileId, Record, RecordBuilder, SegmentId, Timestamp};
 
 /// An amount in euro cents.
 pub fn eur(minor: i64) -> audience::Money {
@@ -83,4 +85,34 @@ pub fn unlimited_schema() -> Schema {
         k.limit = None;
     }
     Schema::from_def(def).unwrap()
+}
+
+/// Every (segment, profile) membership of `e`'s registered segments.
+pub fn memberships(e: &Engine) -> BTreeSet<(SegmentId, ProfileId)> {
+    e.segments()
+        .flat_map(|(id, _)| {
+            e.segment_members(id)
+                .unwrap()
+                .iter()
+                .map(move |p| (id, ProfileId(p)))
+        })
+        .collect()
+}
+
+/// Applies the changes drained from `e` to `replayed`; a change that changes nothing (an
+/// entry of a member, an exit of a non-member) is an error naming it.
+pub fn replay_drained(
+    e: &mut Engine,
+    replayed: &mut BTreeSet<(SegmentId, ProfileId)>,
+) -> Result<(), String> {
+    for c in e.drain_changes() {
+        let fresh = match c.change {
+            Change::Entered => replayed.insert((c.segment, c.profile)),
+            Change::Exited => replayed.remove(&(c.segment, c.profile)),
+        };
+        if !fresh {
+            return Err(format!("a change that changes nothing: {c:?}"));
+        }
+    }
+    Ok(())
 }

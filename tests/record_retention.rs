@@ -9,7 +9,7 @@ use audience::snapshot::{RestoreError, Snapshot};
 use audience::{Cause, Change, Engine, EngineConfig, EventInput, IngestError, Record, SchemaError};
 use proptest::prelude::*;
 
-use crate::common::{rec, t};
+use crate::common::{memberships, rec, replay_drained, t};
 
 const DAY: i64 = 86_400;
 
@@ -265,20 +265,10 @@ proptest! {
                 }
             }
             kept.internal_validate().unwrap();
-            for c in kept.drain_changes() {
-                let fresh = match c.change {
-                    Change::Entered => replayed.insert((c.segment, c.profile)),
-                    Change::Exited => replayed.remove(&(c.segment, c.profile)),
-                };
-                prop_assert!(fresh, "a change that changes nothing: {:?}", c);
-            }
+            let replay = replay_drained(&mut kept, &mut replayed);
+            prop_assert!(replay.is_ok(), "{:?}", replay);
         }
-        let members: BTreeSet<_> = kept
-            .segments()
-            .flat_map(|(id, _)| {
-                kept.segment_members(id).unwrap().iter().map(move |p| (id, audience::ProfileId(p)))
-            })
-            .collect();
+        let members = memberships(&kept);
         prop_assert_eq!(replayed, members);
         let horizon = t(now * DAY - 15 * DAY);
         let mut fresh = engine(None, true);

@@ -44,81 +44,51 @@ struct EventKindDefV1 {
     properties: Vec<PropertyDef>,
 }
 
-/// Version 1's schema definitions.
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SchemaDefV1 {
-    identifier_kinds: Vec<IdentifierKindDef>,
-    sources: Vec<SourceDef>,
-    #[serde(default)]
-    traits: Vec<TraitDef>,
-    #[serde(default)]
-    event_kinds: Vec<EventKindDefV1>,
-    #[serde(default)]
-    purposes: Vec<PurposeDef>,
-    #[serde(default)]
-    channels: Vec<ChannelDef>,
-    #[serde(default)]
-    computed: Vec<ComputedDef>,
-    #[serde(default)]
-    rfm_models: Vec<RfmModelDef>,
-    #[serde(default)]
-    rfm_segments: Vec<RfmSegmentDef>,
-}
-
-/// Version 2's schema definitions: no record retention.
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SchemaDefV2 {
-    identifier_kinds: Vec<IdentifierKindDef>,
-    sources: Vec<SourceDef>,
-    #[serde(default)]
-    traits: Vec<TraitDef>,
-    #[serde(default)]
-    event_kinds: Vec<EventKindDef>,
-    #[serde(default)]
-    purposes: Vec<PurposeDef>,
-    #[serde(default)]
-    channels: Vec<ChannelDef>,
-    #[serde(default)]
-    computed: Vec<ComputedDef>,
-    #[serde(default)]
-    rfm_models: Vec<RfmModelDef>,
-    #[serde(default)]
-    rfm_segments: Vec<RfmSegmentDef>,
-}
-
-impl From<SchemaDefV1> for SchemaDefV2 {
-    fn from(s: SchemaDefV1) -> SchemaDefV2 {
-        SchemaDefV2 {
-            identifier_kinds: s.identifier_kinds,
-            sources: s.sources,
-            traits: s.traits,
-            event_kinds: s
-                .event_kinds
-                .into_iter()
-                .map(|k| EventKindDef {
-                    name: k.name,
-                    properties: k.properties,
-                    retention_days: None,
-                })
-                .collect(),
-            purposes: s.purposes,
-            channels: s.channels,
-            computed: s.computed,
-            rfm_models: s.rfm_models,
-            rfm_segments: s.rfm_segments,
+impl From<EventKindDefV1> for EventKindDef {
+    fn from(k: EventKindDefV1) -> EventKindDef {
+        EventKindDef {
+            name: k.name,
+            properties: k.properties,
+            retention_days: None,
         }
     }
 }
 
-impl From<SchemaDefV2> for SchemaDef {
-    fn from(s: SchemaDefV2) -> SchemaDef {
+/// An older version's schema definitions (no record retention), with that version's
+/// event kind type.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FrozenSchemaDef<E> {
+    identifier_kinds: Vec<IdentifierKindDef>,
+    sources: Vec<SourceDef>,
+    #[serde(default)]
+    traits: Vec<TraitDef>,
+    #[serde(default = "Vec::new")]
+    event_kinds: Vec<E>,
+    #[serde(default)]
+    purposes: Vec<PurposeDef>,
+    #[serde(default)]
+    channels: Vec<ChannelDef>,
+    #[serde(default)]
+    computed: Vec<ComputedDef>,
+    #[serde(default)]
+    rfm_models: Vec<RfmModelDef>,
+    #[serde(default)]
+    rfm_segments: Vec<RfmSegmentDef>,
+}
+
+/// Version 1's schema definitions.
+type SchemaDefV1 = FrozenSchemaDef<EventKindDefV1>;
+/// Version 2's schema definitions: no record retention.
+type SchemaDefV2 = FrozenSchemaDef<EventKindDef>;
+
+impl<E: Into<EventKindDef>> From<FrozenSchemaDef<E>> for SchemaDef {
+    fn from(s: FrozenSchemaDef<E>) -> SchemaDef {
         SchemaDef {
             identifier_kinds: s.identifier_kinds,
             sources: s.sources,
             traits: s.traits,
-            event_kinds: s.event_kinds,
+            event_kinds: s.event_kinds.into_iter().map(Into::into).collect(),
             purposes: s.purposes,
             channels: s.channels,
             computed: s.computed,
@@ -129,15 +99,9 @@ impl From<SchemaDefV2> for SchemaDef {
     }
 }
 
-impl From<SchemaDefV1> for SchemaDef {
-    fn from(s: SchemaDefV1) -> SchemaDef {
-        SchemaDefV2::from(s).into()
-    }
-}
-
-/// Version 1's settings: no `retention_on_advance`.
+/// Version 1's settings: no `retention_on_advance` (version 1 wrote every field).
 #[derive(Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 struct EngineConfigV1 {
     duplicate_horizon_days: u32,
     max_identifiers_per_record: usize,
@@ -148,23 +112,6 @@ struct EngineConfigV1 {
     max_properties_per_event: usize,
     max_consent_per_record: usize,
     future_tolerance_secs: Option<u64>,
-}
-
-impl Default for EngineConfigV1 {
-    fn default() -> Self {
-        let c = EngineConfig::default();
-        EngineConfigV1 {
-            duplicate_horizon_days: c.duplicate_horizon_days,
-            max_identifiers_per_record: c.max_identifiers_per_record,
-            max_traits_per_record: c.max_traits_per_record,
-            max_text_bytes: c.max_text_bytes,
-            max_set_len: c.max_set_len,
-            max_events_per_record: c.max_events_per_record,
-            max_properties_per_event: c.max_properties_per_event,
-            max_consent_per_record: c.max_consent_per_record,
-            future_tolerance_secs: c.future_tolerance_secs,
-        }
-    }
 }
 
 impl From<EngineConfigV1> for EngineConfig {
