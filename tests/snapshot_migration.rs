@@ -233,3 +233,39 @@ fn unknown_versions_and_state_before_version_are_decoding_errors() {
     );
     assert!(serde_json::from_str::<Snapshot>(&extra).is_err());
 }
+
+/// A flipped, truncated or inflated old snapshot is a decoding or restore error, never a
+/// panic and never another engine (the migration path has its own decoders).
+#[test]
+fn corrupt_old_snapshots_are_refused_or_change_nothing() {
+    let original = Engine::restore(postcard::from_bytes(V1_POSTCARD).unwrap())
+        .unwrap()
+        .snapshot();
+    let outcome = |bytes: &[u8]| match postcard::from_bytes::<Snapshot>(bytes) {
+        Err(_) => false,
+        Ok(s) => match Engine::restore(s) {
+            Err(_) => false,
+            Ok(e) => {
+                assert_eq!(e.snapshot(), original, "a changed snapshot restored");
+                true
+            }
+        },
+    };
+    let mut restored = 0;
+    for i in (0..V1_POSTCARD.len()).step_by(13) {
+        let mut flipped = V1_POSTCARD.to_vec();
+        flipped[i] ^= 1 << (i % 8);
+        restored += usize::from(outcome(&flipped));
+    }
+    assert_eq!(restored, 0, "the version-1 checksum catches every flip");
+    for len in (0..V1_POSTCARD.len()).step_by(211) {
+        assert!(!outcome(&V1_POSTCARD[..len]));
+    }
+    let four_billion = [0xff, 0xff, 0xff, 0xff, 0x0f];
+    for i in (0..V1_POSTCARD.len()).step_by(127) {
+        let mut hostile = V1_POSTCARD[..i].to_vec();
+        hostile.extend_from_slice(&four_billion);
+        hostile.extend_from_slice(&V1_POSTCARD[i..]);
+        assert!(!outcome(&hostile));
+    }
+}
