@@ -469,6 +469,17 @@ fn removing_what_identity_or_consent_rests_on_is_refused() {
             .build(),
     )
     .unwrap();
+    e.suppress_identifier(
+        "email",
+        "someone@example.com",
+        audience::Suppression::new("bounce", t(20)).channel("ads"),
+    )
+    .unwrap();
+    refused(
+        &mut e,
+        |def| def.channels.retain(|c| c.name != "ads"),
+        |err| matches!(err, SchemaChangeError::ConsentInUse { item: SchemaItem::Channel(c), uses: 1 } if c == "ads"),
+    );
     refused(
         &mut e,
         |def| def.channels.retain(|c| c.name != "email"),

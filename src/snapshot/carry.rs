@@ -372,7 +372,7 @@ pub(crate) fn carry(
     for s in &mut state.identifier_suppressions {
         s.kind = kind_of(s.kind);
         for e in &mut s.suppressions {
-            e.channel = e.channel.and_then(|c| at(&maps.channels, c));
+            e.channel = e.channel.map(|c| at(&maps.channels, c).unwrap_or(u16::MAX));
         }
         s.suppressions.sort();
     }
