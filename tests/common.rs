@@ -116,3 +116,11 @@ pub fn replay_drained(
     }
     Ok(())
 }
+
+/// Cases per property test: `PROPTEST_CASES` when set (CI pins it), else 64.
+pub fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64)
+}

@@ -294,9 +294,7 @@ fn profile_suppressions_only(mut p: Person) -> Person {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(
-        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64)
-    ))]
+    #![proptest_config(ProptestConfig::with_cases(crate::common::cases()))]
 
     #[test]
     fn erasing_equals_never_having_seen_the_person(

@@ -11,15 +11,8 @@ use proptest::prelude::*;
 use crate::common::t;
 use crate::segments_props::{CHANNELS, PURPOSES, expr, ingest_person, person, test_schema};
 
-fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(64)
-}
-
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(cases()))]
+    #![proptest_config(ProptestConfig::with_cases(crate::common::cases()))]
 
     #[test]
     fn activations_hold_only_consented_unsuppressed_people_and_addresses(

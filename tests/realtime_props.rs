@@ -150,9 +150,7 @@ fn apply(e: &mut Engine, i: usize, op: &Op, names: &mut usize) -> Result<bool, T
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(
-        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64)
-    ))]
+    #![proptest_config(ProptestConfig::with_cases(crate::common::cases()))]
 
     #[test]
     fn registered_segments_stay_current_and_report_every_change(

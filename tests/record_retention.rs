@@ -228,9 +228,7 @@ fn canonical(e: &Engine) -> BTreeSet<String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(
-        std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(64)
-    ))]
+    #![proptest_config(ProptestConfig::with_cases(crate::common::cases()))]
 
     /// An engine with a record retention answers like one without it that was never fed
     /// the records past the retention at the end (or refused on arrival); its drained

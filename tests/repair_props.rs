@@ -34,9 +34,7 @@ fn rfm_inputs(e: &mut Engine) -> Vec<(i64, i64, i64)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(
-        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64)
-    ))]
+    #![proptest_config(ProptestConfig::with_cases(crate::common::cases()))]
 
     #[test]
     fn blocking_retroactively_equals_blocking_from_the_start(

@@ -325,9 +325,7 @@ fn step() -> impl Strategy<Value = Step> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(
-        std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(64)
-    ))]
+    #![proptest_config(ProptestConfig::with_cases(crate::common::cases()))]
 
     /// Retention then any query equals an engine never fed the expired events: the same
     /// records, without the events past their retention at the end, and no retention.

@@ -243,9 +243,7 @@ fn schema(scoring: Scoring) -> Schema {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(
-        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64)
-    ))]
+    #![proptest_config(ProptestConfig::with_cases(crate::common::cases()))]
 
     /// The engine's runs equal the plain model, for every convention, both models and
     /// reference times before, among and after the events; scoring again keeps the

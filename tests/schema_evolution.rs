@@ -159,9 +159,7 @@ fn comparable(e: &Engine) -> audience::snapshot::State {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(
-        std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(64)
-    ))]
+    #![proptest_config(ProptestConfig::with_cases(crate::common::cases()))]
 
     /// Evolving a running engine equals having had the new schema from the start (fed
     /// the records minus what it drops); the drained changes replay to the members.

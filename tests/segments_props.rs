@@ -322,9 +322,7 @@ fn members(e: &Engine, x: &Expr) -> audience::segment::RoaringBitmap {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(
-        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64)
-    ))]
+    #![proptest_config(ProptestConfig::with_cases(crate::common::cases()))]
 
     #[test]
     fn bitmap_evaluator_equals_row_evaluator(
@@ -389,9 +387,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(
-        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64)
-    ))]
+    #![proptest_config(ProptestConfig::with_cases(crate::common::cases()))]
 
     /// Event conditions materialized by a named segment stay equal to the row evaluator
     /// through later records, merges and clock moves.

@@ -160,9 +160,7 @@ mod props {
     use crate::segments_props::{expr, ingest_person, person, test_schema};
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(
-            std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64)
-        ))]
+        #![proptest_config(ProptestConfig::with_cases(crate::common::cases()))]
 
         /// Restore then snapshot is identical, and the restored engine answers like the
         /// original, for random histories with merges, consent, suppressions, segments,
