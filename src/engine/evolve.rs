@@ -355,11 +355,11 @@ impl Engine {
     /// Refuses a schema under which some registered segment does not compile.
     fn check_segments_compile(&self, schema: &Schema) -> Result<(), SchemaChangeError> {
         let names = self.segments.names();
-        let materialized = vec![None; names.len()];
+        // No materialized leaves: the engine's are compiled against the old schema.
         let scope = Scope {
             schema,
             segments: &names,
-            materialized: &materialized,
+            materialized: &[],
         };
         for (i, name) in names.iter().enumerate() {
             let (Some(name), Some(seg)) = (name, self.segments.get(i)) else {
