@@ -102,6 +102,8 @@ pub mod segment;
 pub mod snapshot;
 #[cfg(feature = "spec")]
 pub mod spec;
+#[cfg(feature = "sql")]
+pub mod sql;
 mod time;
 #[cfg(feature = "workload")]
 pub mod workload;

@@ -82,7 +82,7 @@ impl Engine {
     }
 
     /// The suppressions of the identifiers `profile` holds, with the kind of each.
-    fn identifier_suppressions<'a>(
+    pub(crate) fn identifier_suppressions<'a>(
         &'a self,
         profile: &'a Profile,
     ) -> impl Iterator<Item = (KindId, &'a str, &'a SuppressionEntry)> + 'a {

@@ -291,7 +291,7 @@ impl Engine {
 
 /// Whether an exact sum passes a test on integer or money values (amounts of the test's
 /// currency only were summed). Sums beyond `i64` compare by their sign.
-fn passes_sum(test: &CTest, total: i128) -> bool {
+pub(crate) fn passes_sum(test: &CTest, total: i128) -> bool {
     let Ok(n) = i64::try_from(total) else {
         return match test {
             CTest::Range { min, max } => {
