@@ -6,8 +6,11 @@
 //! meant to break the escaping, and random expressions — with their in-process counts
 //! and their SQL in every dialect.
 //!
-//! `cargo run --release --features sql --example sql_export -- OUT_DIR [PROFILES] [RANDOM]`
-//! (defaults: 10000 profiles, 200 random expressions).
+//! `cargo run --release --example sql_export -- OUT_DIR [PROFILES] [RANDOM]` (defaults:
+//! 10000 profiles, 200 random expressions) also writes each query's members as a portable
+//! roaring bitmap in `OUT_DIR/roaring/`; `-- --import DIR [PROFILES]` imports the bitmaps
+//! in `DIR` (the cross-check has pyroaring write them) as static segments and checks
+//! their members.
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -19,8 +22,8 @@ use audience::schema::{
     TraitDef, TraitType,
 };
 use audience::segment::{
-    EventSpec, Expr, RfmCond, SampleCond, Sequence, Test, computed, consent, event, sample,
-    segment, suppressed, suppressed_anywhere, trait_,
+    EventSpec, Expr, ProfileSet, RfmCond, SampleCond, Sequence, Test, computed, consent, event,
+    from_portable, sample, segment, suppressed, suppressed_anywhere, to_portable, trait_,
 };
 use audience::sql::{Dialect, SqlLayout, SqlTable};
 use audience::workload::segments::{self, NOW_DAY, day_time};
@@ -412,8 +415,34 @@ fn expr() -> impl Strategy<Value = Expr> {
     })
 }
 
+/// `--import DIR`: every `DIR/<segment>.roaring` (written by pyroaring) imported as a
+/// static segment has the members of the registered segment of that name.
+fn check_imports(dir: &Path, profiles: u32) -> Result<(), Failure> {
+    let mut engine = build(profiles)?;
+    let mut checked = 0;
+    for (name, _) in segments::queries() {
+        let bytes = std::fs::read(dir.join(format!("{name}.roaring")))?;
+        let imported = engine.import_segment(&format!("imported {name}"), &bytes)?;
+        let original = engine.segment_members(engine.segment_id(name)?)?;
+        if engine.segment_members(imported)? != original || &from_portable(&bytes)? != original {
+            return Err(format!("{name}: the pyroaring bitmap holds other members").into());
+        }
+        checked += 1;
+    }
+    println!(
+        "{checked} bitmaps written by pyroaring import as the segments they were written from"
+    );
+    Ok(())
+}
+
 fn main() -> Result<(), Failure> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [flag, dir, rest @ ..] = args.as_slice()
+        && flag == "--import"
+    {
+        let profiles: u32 = rest.first().map_or(Ok(10_000), |s| s.parse())?;
+        return check_imports(Path::new(dir), profiles);
+    }
     let dir = Path::new(args.first().map_or("target/sql-check", String::as_str)).to_path_buf();
     let profiles: u32 = args.get(1).map_or(Ok(10_000), |s| s.parse())?;
     let random: usize = args.get(2).map_or(Ok(200), |s| s.parse())?;
@@ -435,6 +464,16 @@ fn main() -> Result<(), Failure> {
         dir.join("columns.json"),
         serde_json::to_string_pretty(&columns)?,
     )?;
+
+    // Each query's members as a portable roaring bitmap, for pyroaring to read.
+    std::fs::create_dir_all(dir.join("roaring"))?;
+    for (name, _) in segments::queries() {
+        let members = engine.segment_members(engine.segment_id(name)?)?;
+        std::fs::write(
+            dir.join("roaring").join(format!("{name}.roaring")),
+            to_portable(members),
+        )?;
+    }
 
     let mut cases: Vec<(String, Expr)> = segments::queries()
         .into_iter()
@@ -459,6 +498,11 @@ fn main() -> Result<(), Failure> {
             .at_least(2),
     ));
     cases.push(("habit".into(), computed("habit").eq("night")));
+    let q7 = engine.segment_members(engine.segment_id("Q7")?)?.clone();
+    cases.push((
+        "static-Q7-germans".into(),
+        Expr::Profiles(ProfileSet(q7)).and(trait_("country").eq("DE")),
+    ));
     let mut runner = TestRunner::new_with_rng(
         Config::default(),
         TestRng::from_seed(RngAlgorithm::ChaCha, &[7; 32]),

@@ -713,6 +713,9 @@ pub enum CompileProblem {
     /// A channel the schema does not declare.
     #[error("unknown channel {0:?}")]
     UnknownChannel(String),
+    /// A fixed set holds a profile id never handed out (the largest such id).
+    #[error("profile id {0} was never handed out")]
+    UnknownProfile(u32),
 }
 
 /// A rectification that cannot be made.
@@ -786,6 +789,9 @@ pub enum SegmentError {
     /// The expression needs the clock, which is unset.
     #[error(transparent)]
     Time(#[from] TimeError),
+    /// An imported audience is not a portable roaring bitmap.
+    #[error(transparent)]
+    Portable(#[from] crate::segment::PortableError),
 }
 
 /// A consent, suppression or activation call that cannot be carried out; nothing changed.
@@ -1062,4 +1068,11 @@ pub enum Error {
     /// See [`SchemaChangeError`].
     #[error(transparent)]
     SchemaChange(#[from] SchemaChangeError),
+    /// See [`crate::segment::PortableError`].
+    #[error(transparent)]
+    Portable(#[from] crate::segment::PortableError),
+    /// See [`crate::sql::SqlError`].
+    #[cfg(feature = "sql")]
+    #[error(transparent)]
+    Sql(#[from] crate::sql::SqlError),
 }

@@ -191,7 +191,12 @@ pub(crate) fn reads_of<'a>(
             }
             Node::Sample { key: Some(k), .. } => reads.identifier_kinds.insert(k.index()),
             Node::Consent { .. } | Node::Suppressed { .. } => reads.privacy = true,
-            Node::All | Node::None | Node::Segment(_) | Node::Sample { key: None, .. } => {}
+            // A fixed set changes only by merges and erasures, which re-check everything.
+            Node::All
+            | Node::None
+            | Node::Segment(_)
+            | Node::Sample { key: None, .. }
+            | Node::Profiles(_) => {}
         }
     }
     reads

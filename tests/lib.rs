@@ -38,5 +38,8 @@ mod snapshot_migration;
 mod spec;
 #[cfg(feature = "spec")]
 mod spec_props;
+#[cfg(feature = "sql")]
+mod sql;
+mod static_segments;
 mod traits;
 mod workload;

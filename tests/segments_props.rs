@@ -136,7 +136,7 @@ pub(crate) fn test_schema() -> Schema {
     Schema::from_def(def).unwrap()
 }
 
-fn engine_of(people: &[Person]) -> Engine {
+pub(crate) fn engine_of(people: &[Person]) -> Engine {
     let mut e = Engine::new(test_schema());
     e.advance_time(t(35 * DAY)).unwrap();
     for (i, p) in people.iter().enumerate() {

@@ -226,6 +226,7 @@ impl Engine {
             self.splits.remove(id);
         }
         self.settle_latest();
+        self.segments.forget_profiles(&id_set);
         for run in self.rfm.runs_mut().flatten() {
             receipt.rfm_scores += run.remove(&id_set);
         }

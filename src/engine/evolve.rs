@@ -360,6 +360,7 @@ impl Engine {
             schema,
             segments: &names,
             materialized: &[],
+            profile_slots: self.profiles.slot_count(),
         };
         for (i, name) in names.iter().enumerate() {
             let (Some(name), Some(seg)) = (name, self.segments.get(i)) else {

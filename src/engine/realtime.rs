@@ -158,6 +158,37 @@ impl Engine {
         }))
     }
 
+    /// Registers a static segment from an audience given as a roaring bitmap of profile
+    /// ids in the portable format (CRoaring, Java Roaring, pyroaring, ClickHouse
+    /// `groupBitmap`, Druid): its members are the live profiles holding one of the ids
+    /// (through merges too). It is kept like any segment: merges, erasures and splits
+    /// update it and queue changes; erased ids are removed from it.
+    ///
+    /// ```
+    /// use audience::segment::{from_portable, to_portable, trait_};
+    /// use audience::{Engine, Record, Schema, Timestamp};
+    /// let mut engine = Engine::new(Schema::retail_default());
+    /// let t = Timestamp::from_secs(1_700_000_000)?;
+    /// for (user, country) in [("ann", "DE"), ("bob", "FR"), ("cy", "DE")] {
+    ///     engine.ingest(&Record::builder(t, "web").identifier("user_id", user).trait_value("country", country).build())?;
+    /// }
+    /// let germans = engine.register_segment("germans", trait_("country").eq("DE"))?;
+    /// let bytes = to_portable(engine.segment_members(germans)?); // what CRoaring, ClickHouse, … read
+    /// let imported = engine.import_segment("campaign-42", &bytes)?;
+    /// assert_eq!(engine.segment_members(imported)?, &from_portable(&bytes)?);
+    /// assert!(engine.import_segment("broken", &bytes[1..]).is_err());
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`SegmentError::Portable`] for bytes that are not one valid bitmap, a compile error
+    /// ([`crate::CompileProblem::UnknownProfile`]) for an id never handed out, else as
+    /// [`Engine::register_segment`].
+    pub fn import_segment(&mut self, name: &str, bytes: &[u8]) -> Result<SegmentId, SegmentError> {
+        let set = crate::segment::from_portable(bytes)?;
+        self.register_segment(name, Expr::Profiles(crate::segment::ProfileSet(set)))
+    }
+
     /// Unregisters a segment: its members are no longer kept and no change is queued for
     /// it from now on. Its id is never reused; its name can be registered again.
     ///

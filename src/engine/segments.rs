@@ -41,6 +41,7 @@ impl Engine {
                 schema: &self.schema,
                 segments: &names,
                 materialized: &materialized,
+                profile_slots: self.profiles.slot_count(),
             },
         )
     }

@@ -117,6 +117,8 @@ pub(crate) enum Node {
         to: u8,
         key: Option<KindId>,
     },
+    /// A fixed set of profile ids (members: the live profiles holding one of them).
+    Profiles(std::sync::Arc<roaring::RoaringBitmap>),
 }
 
 impl Node {
@@ -156,6 +158,8 @@ pub(crate) struct Scope<'a> {
     /// By segment position; `None` for unregistered ones.
     pub(crate) segments: &'a [Option<String>],
     pub(crate) materialized: &'a [Option<Node>],
+    /// How many profile ids have been handed out (a fixed set may hold no other).
+    pub(crate) profile_slots: usize,
 }
 
 /// Checks the expression's size and depth without recursion, so a hostile expression
@@ -420,6 +424,17 @@ impl Compiler<'_> {
                     to: s.to,
                     key,
                 }
+            }
+            Expr::Profiles(set) => {
+                if let Some(max) = set.0.max()
+                    && usize::try_from(max).map_or(true, |m| m >= self.scope.profile_slots)
+                {
+                    return Err(fail(
+                        &format!("{path}.profiles"),
+                        CompileProblem::UnknownProfile(max),
+                    ));
+                }
+                Node::Profiles(std::sync::Arc::new(set.0.clone()))
             }
         })
     }

@@ -82,6 +82,15 @@ impl Engine {
                     None => suppressed,
                 }
             }
+            // Each id of the set stands for the live profile it resolves to.
+            Node::Profiles(set) => {
+                let live: RoaringBitmap = set
+                    .iter()
+                    .filter_map(|id| self.profiles.resolve(ProfileId(id)))
+                    .map(|p| p.0)
+                    .collect();
+                live & within()
+            }
             leaf => self.scan(leaf, within(), now),
         }
     }

@@ -269,6 +269,9 @@ impl Engine {
                 let bucket = sample::bucket(self.sample_key(p, *key), *seed);
                 (u64::from(*from)..u64::from(*to)).contains(&bucket)
             }
+            Node::Profiles(set) => {
+                set.contains(p.0) || self.ids_of(p).iter().any(|id| set.contains(id.0))
+            }
         }
     }
 

@@ -304,6 +304,22 @@ impl Engine {
                     },
                 )
             }
+            Node::Profiles(set) => {
+                let held: Vec<String> = self
+                    .ids_of(p)
+                    .iter()
+                    .filter(|id| set.contains(id.0))
+                    .map(|id| id.0.to_string())
+                    .collect();
+                leaf(
+                    format!("one of {} profiles", set.len()),
+                    if held.is_empty() {
+                        "not in the set".into()
+                    } else {
+                        format!("holds id {}", held.join(", "))
+                    },
+                )
+            }
         }
     }
 }

@@ -241,6 +241,10 @@ pub enum Expr {
     Segment(String),
     /// A deterministic sample.
     Sample(SampleCond),
+    /// A fixed set of profiles (a static segment, e.g. an imported audience): a profile
+    /// is a member when its id, or the id of a profile merged into it, is in the set.
+    /// Every id must have been handed out when the expression is compiled.
+    Profiles(crate::segment::portable::ProfileSet),
 }
 
 impl Expr {

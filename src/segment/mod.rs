@@ -35,6 +35,7 @@ pub(crate) mod eval_row;
 pub(crate) mod explain;
 pub(crate) mod expr;
 pub(crate) mod materialize;
+pub(crate) mod portable;
 pub(crate) mod sample;
 pub(crate) mod simplify;
 pub(crate) mod store;
@@ -45,5 +46,6 @@ pub use expr::{
     EventCond, EventSpec, Expr, RfmCond, SampleCond, Sequence, SumTest, Test, TraitBuilder,
     computed, consent, event, sample, segment, suppressed, suppressed_anywhere, trait_,
 };
+pub use portable::{PortableError, ProfileSet, from_portable, to_portable};
 pub use roaring::RoaringBitmap;
 pub use sample::{bucket_of, key_of, mix64};

@@ -65,7 +65,7 @@ pub(crate) fn cost(node: &Node) -> u8 {
         Node::All | Node::None => 0,
         Node::Segment(_) | Node::Materialized(_) => 1,
         Node::Trait { .. } | Node::Consent { .. } | Node::Suppressed { .. } => 2,
-        Node::Sample { .. } => 3,
+        Node::Sample { .. } | Node::Profiles(_) => 3,
         Node::RfmScore { .. } | Node::RfmSegment { .. } | Node::RfmTrend { .. } => 4,
         Node::Computed { .. } => 5,
         Node::Not(child) => cost(child),

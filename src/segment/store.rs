@@ -42,6 +42,26 @@ impl Registered {
     }
 }
 
+fn forget_in_expr(expr: &mut Expr, gone: &RoaringBitmap) {
+    match expr {
+        Expr::And(c) | Expr::Or(c) => c.iter_mut().for_each(|e| forget_in_expr(e, gone)),
+        Expr::Not(c) => forget_in_expr(c, gone),
+        Expr::Profiles(set) => set.0 -= gone,
+        _ => {}
+    }
+}
+
+fn forget_in_node(node: &mut Node, gone: &RoaringBitmap) {
+    match node {
+        Node::And(c) | Node::Or(c) => c.iter_mut().for_each(|n| forget_in_node(n, gone)),
+        Node::Not(c) => forget_in_node(c, gone),
+        Node::Profiles(set) if !set.is_disjoint(gone) => {
+            *std::sync::Arc::make_mut(set) -= gone;
+        }
+        _ => {}
+    }
+}
+
 /// Registered segments, live profiles, materialized conditions and queued changes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct SegmentStore {
@@ -69,6 +89,19 @@ impl SegmentStore {
         self.slots
             .iter()
             .position(|s| s.as_ref().is_some_and(|r| r.name == name))
+    }
+
+    /// Removes erased profile ids from the fixed sets of every registered segment, so
+    /// no expression keeps a trace of them.
+    pub(crate) fn forget_profiles(
+        &mut self,
+        ids: &std::collections::BTreeSet<crate::ids::ProfileId>,
+    ) {
+        let gone: RoaringBitmap = ids.iter().map(|p| p.0).collect();
+        for seg in self.slots.iter_mut().flatten() {
+            forget_in_expr(&mut seg.expr, &gone);
+            forget_in_node(&mut seg.plan.root, &gone);
+        }
     }
 
     /// The registered segment at `i`.

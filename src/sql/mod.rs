@@ -54,7 +54,7 @@ pub struct SqlQuery {
 }
 
 /// Why a plan, a layout or a table could not be written as SQL.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SqlError {
     /// The dialect has no way to express this part of the plan.
@@ -87,13 +87,14 @@ pub enum SqlError {
     #[error("the plan names segment {0}, which is no longer registered")]
     UnknownSegment(usize),
     /// Writing a table failed.
-    #[error("writing table {table}: {source}")]
+    #[error("writing table {table}: {message}")]
     Write {
         /// The table.
         table: &'static str,
-        /// What failed.
-        #[source]
-        source: std::io::Error,
+        /// The kind of I/O error.
+        kind: std::io::ErrorKind,
+        /// The I/O error's message.
+        message: String,
     },
     /// The plan does not belong to this engine's schema.
     #[error("the plan does not fit this engine: {0}")]

@@ -271,9 +271,10 @@ impl Engine {
         self.check_sql_layout(layout)?;
         let mut rows = 0u64;
         let mut emit = |row: Map<String, Json>| -> Result<(), SqlError> {
-            let fail = |source| SqlError::Write {
+            let fail = |e: std::io::Error| SqlError::Write {
                 table: table.default_name(),
-                source,
+                kind: e.kind(),
+                message: e.to_string(),
             };
             serde_json::to_writer(&mut *out, &row).map_err(|e| fail(e.into()))?;
             out.write_all(b"\n").map_err(fail)?;

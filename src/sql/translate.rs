@@ -343,6 +343,20 @@ impl Writer<'_> {
                     .ok_or_else(|| SqlError::Internal("unknown materialized condition".into()))?;
                 self.cond(&leaf)?
             }
+            Node::Profiles(set) => {
+                // The live profiles the set's ids resolve to, as literals.
+                let ids: roaring::RoaringBitmap = set
+                    .iter()
+                    .filter_map(|id| self.engine.profiles.resolve(crate::ids::ProfileId(id)))
+                    .map(|p| p.0)
+                    .collect();
+                if ids.is_empty() {
+                    "(1 = 0)".into()
+                } else {
+                    let list: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+                    format!("p.profile_id IN ({})", list.join(", "))
+                }
+            }
             Node::Sample {
                 seed,
                 from,

@@ -23,6 +23,7 @@ REFUSALS = (": a time-of-day habit", "cannot express a sample keyed by an identi
 try:
     import duckdb
     import chdb
+    import pyroaring
     from chdb import session as chs
 except ImportError as e:  # pragma: no cover - the CI installs them
     sys.exit(f"cross_check: {e}: pip install -r tests/sql/requirements.txt first")
@@ -134,11 +135,35 @@ def check(engine, cases):
           f"{time.monotonic() - start:.1f} s")
 
 
+def roaring(dir_, cases):
+    """Our portable bitmaps read by pyroaring hold the engine's members, and pyroaring's
+    own bytes of the same sets are written for the example to import back (--import)."""
+    out = os.path.join(dir_, "pyroaring")
+    os.makedirs(out, exist_ok=True)
+    same_bytes = 0
+    for case in cases:
+        path = os.path.join(dir_, "roaring", f"{case['name']}.roaring")
+        if not os.path.exists(path):
+            continue
+        with open(path, "rb") as f:
+            ours = f.read()
+        bm = pyroaring.BitMap.deserialize(ours)
+        if list(bm) != case["ids"]:
+            sys.exit(f"FAIL pyroaring {case['name']}: the bitmap holds other ids than the engine's members")
+        theirs = pyroaring.BitMap(case["ids"]).serialize()
+        same_bytes += theirs == ours
+        with open(os.path.join(out, f"{case['name']}.roaring"), "wb") as f:
+            f.write(theirs)
+    print(f"pyroaring {pyroaring.__version__}: read {len(os.listdir(out))} of our bitmaps "
+          f"({same_bytes} byte for byte as its own); wrote its own to {out}")
+
+
 def main():
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     dir_ = args[0] if args else "target/sql-check"
     tables, cases = load(dir_)
     print(f"cross_check: duckdb {duckdb.__version__}, chdb {chdb.__version__}; {len(cases)} cases")
+    roaring(dir_, cases)
     to_parquet(dir_, tables)
     engines = [Duck(dir_, tables), ClickHouse(dir_, tables)]
     if "--spark" in sys.argv:
