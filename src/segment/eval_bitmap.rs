@@ -83,16 +83,17 @@ impl Engine {
                 }
             }
             // Each id of the set stands for the live profile it resolves to.
-            Node::Profiles(set) => {
-                let live: RoaringBitmap = set
-                    .iter()
-                    .filter_map(|id| self.profiles.resolve(ProfileId(id)))
-                    .map(|p| p.0)
-                    .collect();
-                live & within()
-            }
+            Node::Profiles(set) => self.resolve_set(set) & within(),
             leaf => self.scan(leaf, within(), now),
         }
+    }
+
+    /// The live profiles the ids of a fixed set resolve to.
+    pub(crate) fn resolve_set(&self, set: &RoaringBitmap) -> RoaringBitmap {
+        set.iter()
+            .filter_map(|id| self.profiles.resolve(ProfileId(id)))
+            .map(|p| p.0)
+            .collect()
     }
 
     /// A leaf checked profile by profile over `candidates`.

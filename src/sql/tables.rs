@@ -104,7 +104,8 @@ fn fixed(table: SqlTable) -> Vec<SqlColumn> {
     }
 }
 
-fn dimension_name(d: Dimension) -> &'static str {
+/// The `rfm` column of a dimension's score.
+pub(crate) fn dimension_column(d: Dimension) -> &'static str {
     match d {
         Dimension::Recency => "recency",
         Dimension::Frequency => "frequency",
@@ -424,12 +425,12 @@ impl Engine {
                         let before = self.run_score(mi, true, p);
                         let mut pairs = vec![("model", json!(model.name))];
                         for d in Dimension::ALL {
-                            pairs.push((dimension_name(d), json!(now.score(d))));
+                            pairs.push((dimension_column(d), json!(now.score(d))));
                         }
                         let mut m = row(pairs);
                         for d in Dimension::ALL {
                             m.insert(
-                                format!("previous_{}", dimension_name(d)),
+                                format!("previous_{}", dimension_column(d)),
                                 before.map_or(Json::Null, |b| json!(b.score(d))),
                             );
                         }

@@ -6,13 +6,14 @@ use crate::engine::Engine;
 use crate::ids::{EventKindId, TraitId};
 use crate::money::Currency;
 use crate::record::Value;
-use crate::rfm::{Dimension, Direction};
+use crate::rfm::Direction;
 use crate::schema::{PropertyType, TraitType};
 use crate::segment::Plan;
 use crate::segment::compile::{CTest, Filter, Node};
 use crate::segment::eval_row::passes_sum;
 use crate::sql::dialect::Dialect;
 use crate::sql::layout::{SqlLayout, SqlTable};
+use crate::sql::tables::dimension_column;
 use crate::sql::{SqlError, SqlQuery};
 use crate::time::{Timestamp, Window};
 
@@ -345,11 +346,7 @@ impl Writer<'_> {
             }
             Node::Profiles(set) => {
                 // The live profiles the set's ids resolve to, as literals.
-                let ids: roaring::RoaringBitmap = set
-                    .iter()
-                    .filter_map(|id| self.engine.profiles.resolve(crate::ids::ProfileId(id)))
-                    .map(|p| p.0)
-                    .collect();
+                let ids = self.engine.resolve_set(set);
                 if ids.is_empty() {
                     "(1 = 0)".into()
                 } else {
@@ -659,13 +656,5 @@ impl Writer<'_> {
             (PropertyType::Integer, _) => format!("coalesce({col}, 0)"),
             _ => "0".into(),
         })
-    }
-}
-
-fn dimension_column(d: Dimension) -> &'static str {
-    match d {
-        Dimension::Recency => "recency",
-        Dimension::Frequency => "frequency",
-        Dimension::Monetary => "monetary",
     }
 }
