@@ -696,13 +696,13 @@ pub enum CompileProblem {
         max: u8,
     },
     /// Nested deeper than the bound.
-    #[error("nested deeper than {max} levels")]
+    #[error("nested deeper than {max} levels (EngineConfig::max_expr_depth)")]
     TooDeep {
         /// The bound.
         max: usize,
     },
     /// More nodes (conditions and `in` values) than the bound.
-    #[error("more than {max} nodes")]
+    #[error("more than {max} nodes (EngineConfig::max_expr_nodes)")]
     TooLarge {
         /// The bound.
         max: usize,
@@ -713,6 +713,23 @@ pub enum CompileProblem {
     /// A channel the schema does not declare.
     #[error("unknown channel {0:?}")]
     UnknownChannel(String),
+    /// An `in` list, property condition or text set with more values than
+    /// `EngineConfig::max_in_values`.
+    #[error("{len} values exceed the limit of {max} (EngineConfig::max_in_values)")]
+    TooManyValues {
+        /// How many values it has.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A text longer than `EngineConfig::max_text_bytes`.
+    #[error("a text of {len} bytes exceeds the limit of {max} (EngineConfig::max_text_bytes)")]
+    TextTooLong {
+        /// Its length in bytes.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
     /// A fixed set holds a profile id never handed out (the largest such id).
     #[error("profile id {0} was never handed out")]
     UnknownProfile(u32),

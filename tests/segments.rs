@@ -347,6 +347,67 @@ fn bad_expressions_are_typed_errors_naming_the_place() {
 }
 
 #[test]
+fn expression_limits_are_settings_with_typed_errors_naming_them() {
+    use audience::segment::{event, trait_};
+    let config = audience::EngineConfig {
+        max_expr_depth: 3,
+        max_expr_nodes: 5,
+        max_in_values: 2,
+        max_text_bytes: 8,
+        ..audience::EngineConfig::default()
+    };
+    let e = Engine::with_config(Schema::retail_default(), config);
+    let problem = |x: &Expr| e.compile(x).unwrap_err().problem;
+    assert_eq!(
+        problem(&Expr::All.not().not().not()),
+        CompileProblem::TooDeep { max: 3 }
+    );
+    assert!(e.compile(&Expr::All.not().not()).is_ok());
+    assert_eq!(
+        problem(&Expr::Or(vec![Expr::All; 5])),
+        CompileProblem::TooLarge { max: 5 }
+    );
+    assert_eq!(
+        problem(&trait_("country").is_in(["DE", "FR", "IT"])),
+        CompileProblem::TooManyValues { len: 3, max: 2 }
+    );
+    assert_eq!(
+        problem(
+            &event("order_completed")
+                .with("category", vec!["a".into(), "b".into(), "c".into()])
+                .happened()
+        ),
+        CompileProblem::TooManyValues { len: 3, max: 2 }
+    );
+    assert_eq!(
+        problem(&trait_("country").eq("a text of 22 bytes....")),
+        CompileProblem::TextTooLong { len: 22, max: 8 }
+    );
+    assert_eq!(
+        problem(&trait_("country").prefix("123456789")),
+        CompileProblem::TextTooLong { len: 9, max: 8 }
+    );
+    let message = e
+        .compile(&trait_("country").prefix("123456789"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("EngineConfig::max_text_bytes"),
+        "{message}"
+    );
+    // The defaults are the documented constants.
+    let d = audience::EngineConfig::default();
+    assert_eq!(
+        (d.max_expr_depth, d.max_expr_nodes, d.max_in_values),
+        (
+            audience::segment::MAX_DEPTH,
+            audience::segment::MAX_NODES,
+            1024
+        )
+    );
+}
+
+#[test]
 fn json_expressions_are_data_with_no_unknown_fields() {
     let json = r#"{"and": [{"trait": {"name": "country", "test": {"eq": {"text": "DE"}}}},
                            {"not": {"segment": "vips"}}]}"#;

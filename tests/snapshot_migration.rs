@@ -14,6 +14,7 @@ const V1_ANSWERS: &str = include_str!("data/snapshot/v1.answers.json");
 const V2_POSTCARD: &[u8] = include_bytes!("data/snapshot/v2.postcard");
 const V2_ANSWERS: &str = include_str!("data/snapshot/v2.answers.json");
 const V3_POSTCARD: &[u8] = include_bytes!("data/snapshot/v3.postcard");
+const V4_POSTCARD: &[u8] = include_bytes!("data/snapshot/v4.postcard");
 
 /// The answers `tests/data/snapshot/README.md`'s generator records, from `e`.
 fn answers(e: &Engine) -> Value {
@@ -146,18 +147,33 @@ fn a_version_2_snapshot_decodes_migrated_and_answers_the_same() {
     assert_answers_as(&e, V2_ANSWERS);
 }
 
+/// Version 3 (record retention) migrates: the expression limits take their defaults.
+/// Its answers are version 2's (the same engine; the format added only the record
+/// retention).
+#[test]
+fn a_version_3_snapshot_decodes_migrated_and_answers_the_same() {
+    let s: Snapshot = postcard::from_bytes(V3_POSTCARD).unwrap();
+    assert_eq!(s.version, audience::snapshot::SNAPSHOT_VERSION);
+    assert_eq!(s.state.config.max_expr_depth, audience::segment::MAX_DEPTH);
+    let e = Engine::restore(s.clone()).unwrap();
+    e.internal_validate().unwrap();
+    assert_answers_as(&e, V2_ANSWERS);
+    // Migrated, it is the current version's fixture.
+    assert_eq!(postcard::to_allocvec(&e.snapshot()).unwrap(), V4_POSTCARD);
+}
+
 /// The current version's own fixture: a change to the format that forgets to bump the
-/// version (a field added, an enum variant inserted) fails here. Its answers are version
-/// 2's (the same engine; the format added only the record retention).
+/// version (a field added, an enum variant inserted) fails here. Its answers are still
+/// version 2's (the format added only settings).
 #[test]
 fn the_current_version_fixture_still_decodes_and_answers_the_same() {
-    let s: Snapshot = postcard::from_bytes(V3_POSTCARD).unwrap();
-    assert_eq!(s.version, 3);
+    let s: Snapshot = postcard::from_bytes(V4_POSTCARD).unwrap();
+    assert_eq!(s.version, 4);
     let e = Engine::restore(s.clone()).unwrap();
     e.internal_validate().unwrap();
     assert_answers_as(&e, V2_ANSWERS);
     assert_answers_as(&e, V1_ANSWERS);
-    assert_eq!(postcard::to_allocvec(&e.snapshot()).unwrap(), V3_POSTCARD);
+    assert_eq!(postcard::to_allocvec(&e.snapshot()).unwrap(), V4_POSTCARD);
 }
 
 #[test]

@@ -406,6 +406,21 @@ fn huge_and_deep_messages_are_refused_cheaply() {
         "[".repeat(10_000)
     );
     roomy.record(&brackets).unwrap();
+    // The nesting bound is a setting of the mapping.
+    let shallow = SpecMapper::new(
+        &Schema::retail_default(),
+        Mapping {
+            max_nesting: 2,
+            ..Mapping::default()
+        },
+    )
+    .unwrap();
+    let three = r#"{"type":"identify","userId":"u1","timestamp":"2026-11-02T10:00:00Z","traits":{"a":{"b":1}}}"#;
+    assert_eq!(
+        shallow.record(three).unwrap_err().problem,
+        SpecProblem::TooDeep { max: 2 }
+    );
+    assert!(Mapping::default().max_nesting == 64 && roomy.record(three).is_ok());
 }
 
 #[test]

@@ -12,7 +12,7 @@ use crate::error::SchemaChangeError;
 use crate::ids::SegmentId;
 use crate::realtime::{Cause, Change, SegmentChange};
 use crate::schema::{Schema, SchemaDef};
-use crate::segment::compile::{Scope, compile};
+use crate::segment::compile::{Limits, Scope, compile};
 use crate::snapshot::{Computed, carry, keeps_computed};
 use crate::time::Timestamp;
 
@@ -361,6 +361,7 @@ impl Engine {
             segments: &names,
             materialized: &[],
             profile_slots: self.profiles.slot_count(),
+            limits: Limits::of(&self.config),
         };
         for (i, name) in names.iter().enumerate() {
             let (Some(name), Some(seg)) = (name, self.segments.get(i)) else {

@@ -74,6 +74,29 @@ pub struct EngineConfig {
     /// every profile and record that lost events.
     #[serde(default = "yes")]
     pub retention_on_advance: bool,
+    /// Deepest nesting of a segment expression (default 64).
+    #[serde(default = "default_expr_depth")]
+    pub max_expr_depth: usize,
+    /// Most nodes of a segment expression: conditions plus the values of `in` lists
+    /// (default 10,000).
+    #[serde(default = "default_expr_nodes")]
+    pub max_expr_nodes: usize,
+    /// Most values in one `in` list or property condition of an expression (default
+    /// 1,024). Texts in expressions are bounded by `max_text_bytes`.
+    #[serde(default = "default_in_values")]
+    pub max_in_values: usize,
+}
+
+fn default_expr_depth() -> usize {
+    crate::segment::MAX_DEPTH
+}
+
+fn default_expr_nodes() -> usize {
+    crate::segment::MAX_NODES
+}
+
+fn default_in_values() -> usize {
+    1024
 }
 
 fn yes() -> bool {
@@ -93,6 +116,9 @@ impl Default for EngineConfig {
             max_consent_per_record: 64,
             future_tolerance_secs: Some(86_400),
             retention_on_advance: true,
+            max_expr_depth: default_expr_depth(),
+            max_expr_nodes: default_expr_nodes(),
+            max_in_values: default_in_values(),
         }
     }
 }

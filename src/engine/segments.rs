@@ -42,6 +42,7 @@ impl Engine {
                 segments: &names,
                 materialized: &materialized,
                 profile_slots: self.profiles.slot_count(),
+                limits: compile::Limits::of(&self.config),
             },
         )
     }

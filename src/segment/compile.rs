@@ -9,9 +9,10 @@ use crate::schema::{Op, PropertyType, Schema, TraitType};
 use crate::segment::expr::{EventSpec, Expr, RfmCond, Sequence, Test};
 use crate::time::Window;
 
-/// Deepest nesting an expression may have.
+/// Deepest nesting an expression may have by default ([`crate::EngineConfig::max_expr_depth`]).
 pub const MAX_DEPTH: usize = 64;
-/// Most nodes (conditions plus `in` values) an expression may have.
+/// Most nodes (conditions plus `in` values) an expression may have by default
+/// ([`crate::EngineConfig::max_expr_nodes`]).
 pub const MAX_NODES: usize = 10_000;
 
 /// A compiled test: values checked against the tested type.
@@ -160,25 +161,120 @@ pub(crate) struct Scope<'a> {
     pub(crate) materialized: &'a [Option<Node>],
     /// How many profile ids have been handed out (a fixed set may hold no other).
     pub(crate) profile_slots: usize,
+    /// The bounds the expression must keep.
+    pub(crate) limits: Limits,
 }
 
-/// Checks the expression's size and depth without recursion, so a hostile expression
-/// cannot overflow the stack before it is refused.
-fn check_bounds(expr: &Expr) -> Result<(), CompileError> {
+/// The bounds an expression must keep ([`crate::EngineConfig`]'s `max_expr_depth`,
+/// `max_expr_nodes`, `max_in_values` and `max_text_bytes`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    pub(crate) depth: usize,
+    pub(crate) nodes: usize,
+    pub(crate) in_values: usize,
+    pub(crate) text_bytes: usize,
+}
+
+impl Limits {
+    pub(crate) fn of(config: &crate::EngineConfig) -> Limits {
+        Limits {
+            depth: config.max_expr_depth,
+            nodes: config.max_expr_nodes,
+            in_values: config.max_in_values,
+            text_bytes: config.max_text_bytes,
+        }
+    }
+
+    fn values(&self, values: &[Value]) -> Result<(), CompileProblem> {
+        if values.len() > self.in_values {
+            return Err(CompileProblem::TooManyValues {
+                len: values.len(),
+                max: self.in_values,
+            });
+        }
+        values.iter().try_for_each(|v| self.value(v))
+    }
+
+    fn value(&self, v: &Value) -> Result<(), CompileProblem> {
+        match v {
+            Value::Text(s) => self.text(s),
+            Value::TextSet(items) => {
+                if items.len() > self.in_values {
+                    return Err(CompileProblem::TooManyValues {
+                        len: items.len(),
+                        max: self.in_values,
+                    });
+                }
+                items.iter().try_for_each(|s| self.text(s))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn text(&self, s: &str) -> Result<(), CompileProblem> {
+        if s.len() > self.text_bytes {
+            return Err(CompileProblem::TextTooLong {
+                len: s.len(),
+                max: self.text_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    fn test(&self, test: &Test) -> Result<(), CompileProblem> {
+        match test {
+            Test::Eq(v) | Test::Lt(v) | Test::Le(v) | Test::Gt(v) | Test::Ge(v) => self.value(v),
+            Test::In(vs) => self.values(vs),
+            Test::Between { min, max } => self.value(min).and(self.value(max)),
+            Test::Prefix(s) | Test::Contains(s) => self.text(s),
+            Test::Exists | Test::Missing => Ok(()),
+        }
+    }
+
+    fn conditions(
+        &self,
+        conditions: &[crate::schema::PropertyCondition],
+    ) -> Result<(), CompileProblem> {
+        conditions.iter().try_for_each(|c| self.values(&c.values))
+    }
+
+    /// The values and texts of one expression node, not its children.
+    fn node(&self, e: &Expr) -> Result<(), CompileProblem> {
+        match e {
+            Expr::Trait { test, .. } | Expr::Computed { test, .. } => self.test(test),
+            Expr::Event(ev) => {
+                self.conditions(&ev.conditions)?;
+                ev.sum.as_ref().map_or(Ok(()), |s| self.test(&s.test))
+            }
+            Expr::Sequence(
+                Sequence::NoneSince { first, then, .. } | Sequence::Then { first, then, .. },
+            ) => {
+                self.conditions(&first.conditions)?;
+                self.conditions(&then.conditions)
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Checks the expression's size, depth, value lists and texts without recursion, so a
+/// hostile expression cannot overflow the stack before it is refused.
+fn check_bounds(expr: &Expr, limits: &Limits) -> Result<(), CompileError> {
     let mut stack = vec![(expr, 1usize)];
     let mut nodes = 0usize;
     while let Some((e, depth)) = stack.pop() {
-        if depth > MAX_DEPTH {
-            return Err(at_root(CompileProblem::TooDeep { max: MAX_DEPTH }));
+        if depth > limits.depth {
+            return Err(at_root(CompileProblem::TooDeep { max: limits.depth }));
         }
         nodes += 1 + match e {
             Expr::Trait { test, .. } | Expr::Computed { test, .. } => test_size(test),
             Expr::Event(ev) => ev.conditions.iter().map(|c| c.values.len()).sum(),
             _ => 0,
         };
-        if nodes > MAX_NODES {
-            return Err(at_root(CompileProblem::TooLarge { max: MAX_NODES }));
+        if nodes > limits.nodes {
+            return Err(at_root(CompileProblem::TooLarge { max: limits.nodes }));
         }
+        limits.node(e).map_err(at_root)?;
         match e {
             Expr::And(children) | Expr::Or(children) => {
                 stack.extend(children.iter().map(|c| (c, depth + 1)));
@@ -206,7 +302,7 @@ fn at_root(problem: CompileProblem) -> CompileError {
 
 /// Compiles `expr`.
 pub(crate) fn compile(expr: &Expr, scope: &Scope<'_>) -> Result<Plan, CompileError> {
-    check_bounds(expr)?;
+    check_bounds(expr, &scope.limits)?;
     let root = Compiler { scope }.node(expr, "$")?;
     let mut root = crate::segment::simplify::simplify(root);
     use_materialized(&mut root, scope.materialized);

@@ -11,7 +11,8 @@
 //! |---|---|---|
 //! | 1 | 0.1 before retention | — |
 //! | 2 | 0.1 with event retention | `EventKindDef::retention_days` (none after migration), `EngineConfig::retention_on_advance` (on) |
-//! | 3 | current | `SchemaDef::record_retention_days` (none after migration) |
+//! | 3 | 0.1 with record retention | `SchemaDef::record_retention_days` (none after migration) |
+//! | 4 | current | `EngineConfig::max_expr_depth`, `max_expr_nodes`, `max_in_values` (the defaults after migration); `Expr::Profiles` |
 //!
 //! To add a version: freeze the changed types of the old one here (the smallest set of
 //! structs whose encoding changed), write their `From` into the next version, and add a
@@ -116,7 +117,7 @@ struct EngineConfigV1 {
 
 impl From<EngineConfigV1> for EngineConfig {
     fn from(c: EngineConfigV1) -> EngineConfig {
-        EngineConfig {
+        EngineConfigV2 {
             duplicate_horizon_days: c.duplicate_horizon_days,
             max_identifiers_per_record: c.max_identifiers_per_record,
             max_traits_per_record: c.max_traits_per_record,
@@ -127,6 +128,41 @@ impl From<EngineConfigV1> for EngineConfig {
             max_consent_per_record: c.max_consent_per_record,
             future_tolerance_secs: c.future_tolerance_secs,
             retention_on_advance: true,
+        }
+        .into()
+    }
+}
+
+/// Versions 2 and 3's settings: no expression limits.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EngineConfigV2 {
+    duplicate_horizon_days: u32,
+    max_identifiers_per_record: usize,
+    max_traits_per_record: usize,
+    max_text_bytes: usize,
+    max_set_len: usize,
+    max_events_per_record: usize,
+    max_properties_per_event: usize,
+    max_consent_per_record: usize,
+    future_tolerance_secs: Option<u64>,
+    retention_on_advance: bool,
+}
+
+impl From<EngineConfigV2> for EngineConfig {
+    fn from(c: EngineConfigV2) -> EngineConfig {
+        EngineConfig {
+            duplicate_horizon_days: c.duplicate_horizon_days,
+            max_identifiers_per_record: c.max_identifiers_per_record,
+            max_traits_per_record: c.max_traits_per_record,
+            max_text_bytes: c.max_text_bytes,
+            max_set_len: c.max_set_len,
+            max_events_per_record: c.max_events_per_record,
+            max_properties_per_event: c.max_properties_per_event,
+            max_consent_per_record: c.max_consent_per_record,
+            future_tolerance_secs: c.future_tolerance_secs,
+            retention_on_advance: c.retention_on_advance,
+            ..EngineConfig::default()
         }
     }
 }
@@ -161,7 +197,9 @@ struct Frozen<S, C> {
 /// Version 1's state.
 type StateV1 = Frozen<SchemaDefV1, EngineConfigV1>;
 /// Version 2's state.
-type StateV2 = Frozen<SchemaDefV2, EngineConfig>;
+type StateV2 = Frozen<SchemaDefV2, EngineConfigV2>;
+/// Version 3's state.
+type StateV3 = Frozen<SchemaDef, EngineConfigV2>;
 
 impl<S: Into<SchemaDef>, C: Into<EngineConfig>> From<Frozen<S, C>> for State {
     fn from(v: Frozen<S, C>) -> State {
@@ -194,6 +232,7 @@ impl<S: Into<SchemaDef>, C: Into<EngineConfig>> From<Frozen<S, C>> for State {
 enum Versioned {
     V1(Box<StateV1>),
     V2(Box<StateV2>),
+    V3(Box<StateV3>),
     Current(Box<State>),
 }
 
@@ -202,6 +241,7 @@ impl Versioned {
         match self {
             Versioned::V1(s) => digest::checksum(s),
             Versioned::V2(s) => digest::checksum(s),
+            Versioned::V3(s) => digest::checksum(s),
             Versioned::Current(s) => digest::checksum(s),
         }
     }
@@ -210,6 +250,7 @@ impl Versioned {
         match self {
             Versioned::V1(s) => (*s).into(),
             Versioned::V2(s) => (*s).into(),
+            Versioned::V3(s) => (*s).into(),
             Versioned::Current(s) => *s,
         }
     }
@@ -225,6 +266,7 @@ impl<'de> de::DeserializeSeed<'de> for StateOf {
         match self.0 {
             1 => StateV1::deserialize(d).map(|s| Versioned::V1(Box::new(s))),
             2 => StateV2::deserialize(d).map(|s| Versioned::V2(Box::new(s))),
+            3 => StateV3::deserialize(d).map(|s| Versioned::V3(Box::new(s))),
             SNAPSHOT_VERSION => State::deserialize(d).map(|s| Versioned::Current(Box::new(s))),
             v => Err(de::Error::custom(format!(
                 "snapshot version {v} is not one this crate reads (1 to {SNAPSHOT_VERSION})"

@@ -52,7 +52,7 @@ pub(crate) use restore::Computed;
 pub use restore::RestoreError;
 
 /// The version of the snapshot format this crate writes and reads.
-pub const SNAPSHOT_VERSION: u32 = 3;
+pub const SNAPSHOT_VERSION: u32 = 4;
 
 /// An engine's whole state, versioned and checksummed. See the [module](self)
 /// documentation.

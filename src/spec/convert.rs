@@ -15,7 +15,7 @@ use crate::record::{
 use crate::schema::{PropertyType, Schema, TraitType};
 use crate::spec::amount::{self, AmountError};
 use crate::spec::mapping::{CategoryMapping, Mapping, UnknownEvents};
-use crate::spec::message::{Consent, MAX_DEPTH, Message, RawMap, id_text, too_deep};
+use crate::spec::message::{Consent, Message, RawMap, id_text, too_deep};
 use crate::time::Timestamp;
 
 /// A message that cannot be ingested, with its `messageId` when it has one.
@@ -358,8 +358,9 @@ impl SpecMapper {
                 },
             ));
         }
-        if too_deep(line, MAX_DEPTH) {
-            return Err(fail(None, SpecProblem::TooDeep { max: MAX_DEPTH }));
+        let max = self.mapping.max_nesting;
+        if too_deep(line, max) {
+            return Err(fail(None, SpecProblem::TooDeep { max }));
         }
         let m: Message<'_> =
             serde_json::from_str(line).map_err(|e| fail(None, SpecProblem::Json(e.to_string())))?;

@@ -101,6 +101,8 @@ pub struct Mapping {
     pub unknown_events: UnknownEvents,
     /// The longest message accepted, in bytes.
     pub max_message_bytes: usize,
+    /// The deepest JSON nesting accepted (objects and arrays; default 64).
+    pub max_nesting: usize,
 }
 
 /// What to do with an event name that maps to nothing.
@@ -183,6 +185,7 @@ impl Default for Mapping {
             unsubscribe: Some(category("marketing", Some("email"))),
             unknown_events: UnknownEvents::Ignore,
             max_message_bytes: 32 * 1024,
+            max_nesting: crate::spec::message::MAX_DEPTH,
         }
     }
 }
