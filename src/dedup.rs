@@ -3,6 +3,7 @@
 //! A record is a duplicate when an accepted record carried the same message id at a time
 //! no older than `latest record time − horizon`. Older entries are forgotten; when they are
 //! pruned is unobservable, because the rule is checked explicitly.
+#![deny(clippy::arithmetic_side_effects)]
 
 use crate::hash::{FastMap, fast_map};
 use crate::ids::RecordId;
@@ -47,7 +48,7 @@ impl Dedup {
     pub(crate) fn note_time(&mut self, at: Timestamp) {
         match self.latest {
             Some(l) if l > at => {}
-            Some(l) if l == at => self.at_latest += 1,
+            Some(l) if l == at => self.at_latest = self.at_latest.saturating_add(1),
             _ => {
                 self.latest = Some(at);
                 self.at_latest = 1;
@@ -123,12 +124,21 @@ impl Dedup {
 
     /// Estimated heap bytes.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.seen.capacity() * (std::mem::size_of::<(Box<str>, (Timestamp, RecordId))>() + 1)
-            + self.seen.keys().map(|k| k.len()).sum::<usize>()
+        let entry = std::mem::size_of::<(Box<str>, (Timestamp, RecordId))>().saturating_add(1);
+        let keys = self
+            .seen
+            .keys()
+            .map(|k| k.len())
+            .fold(0usize, usize::saturating_add);
+        self.seen
+            .capacity()
+            .saturating_mul(entry)
+            .saturating_add(keys)
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)] // Tests compute on small constants.
 mod tests {
     use super::*;
 

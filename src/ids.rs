@@ -1,4 +1,5 @@
 //! Dense ids: public [`ProfileId`] and [`RecordId`], and the schema-internal ids.
+#![deny(clippy::arithmetic_side_effects)]
 
 use std::fmt;
 

@@ -1,4 +1,5 @@
 //! Money: integer minor units in an ISO 4217 currency. No floats, ever.
+#![deny(clippy::arithmetic_side_effects)]
 
 use std::fmt;
 
@@ -220,10 +221,16 @@ impl Money {
         for b in whole.bytes().chain(padded) {
             minor = minor
                 .checked_mul(10)
-                .and_then(|m| m.checked_add(i64::from(b - b'0')))
+                .and_then(|m| m.checked_add(i64::from(b.saturating_sub(b'0'))))
                 .ok_or_else(overflow)?;
         }
-        Ok(Money::new(if negative { -minor } else { minor }, currency))
+        // A non-negative i64 always negates.
+        let signed = if negative {
+            0i64.saturating_sub(minor)
+        } else {
+            minor
+        };
+        Ok(Money::new(signed, currency))
     }
 }
 
@@ -239,8 +246,8 @@ impl fmt::Display for Money {
         write!(
             f,
             "{sign}{}.{:0width$} {}",
-            abs / scale,
-            abs % scale,
+            abs.checked_div(scale).unwrap_or_default(),
+            abs.checked_rem(scale).unwrap_or_default(),
             self.currency,
             width = exp as usize
         )
@@ -248,6 +255,7 @@ impl fmt::Display for Money {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)] // Tests compute on small constants.
 mod tests {
     use super::*;
 

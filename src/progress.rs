@@ -6,6 +6,7 @@
 //! `(done, total)` first at `done = 0`, then at most about a thousand times, and last at
 //! `done = total`. The callback runs on the calling thread, inside the call; it cannot
 //! stop the call.
+#![deny(clippy::arithmetic_side_effects)]
 
 use serde::{Deserialize, Serialize};
 
@@ -66,6 +67,7 @@ impl<'a> Ticker<'a> {
 pub(crate) fn ignore(_: Progress) {}
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)] // Tests compute on small constants.
 mod tests {
     use super::*;
 

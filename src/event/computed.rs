@@ -2,6 +2,7 @@
 //! trait) that events enter (arrival, or the clock passing them) and leave (the window's
 //! far edge passing them). What cannot be undone cheaply (a minimum, a first value) is
 //! recomputed from the profile's events in the window, which are sorted by time.
+#![deny(clippy::arithmetic_side_effects)]
 
 use smallvec::SmallVec;
 
@@ -299,7 +300,9 @@ impl Acc {
     /// Heap bytes held beyond the value itself.
     pub(crate) fn heap_bytes(&self) -> usize {
         match self {
-            Acc::Tally(entries) => entries.capacity() * std::mem::size_of::<Tally>(),
+            Acc::Tally(entries) => entries
+                .capacity()
+                .saturating_mul(std::mem::size_of::<Tally>()),
             _ => 0,
         }
     }

@@ -1,4 +1,5 @@
 //! What a computed trait reports: [`ComputedValue`], read off its accumulator.
+#![deny(clippy::arithmetic_side_effects)]
 
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
@@ -88,8 +89,10 @@ pub(crate) fn rounded_mean(total: i64, count: u32) -> Option<i64> {
         return None;
     }
     let (t, c) = (i128::from(total), i128::from(count));
-    let q = (2 * t.abs() + c) / (2 * c);
-    i64::try_from(if t < 0 { -q } else { q }).ok()
+    // |total| < 2^63 and count < 2^32: every step fits an i128.
+    let two_c = c.checked_mul(2)?;
+    let q = t.abs().checked_mul(2)?.checked_add(c)?.checked_div(two_c)?;
+    i64::try_from(if t < 0 { q.checked_neg()? } else { q }).ok()
 }
 
 /// The most frequent value: ties go to the value whose latest event is the most recent
@@ -182,6 +185,7 @@ pub(crate) fn value(
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)] // Tests compute on small constants.
 mod tests {
     use super::rounded_mean;
 

@@ -1,5 +1,6 @@
 //! Trait merge strategies: the current value of a trait as a pure function of its
 //! observations, kept incrementally and combined on profile merges.
+#![deny(clippy::arithmetic_side_effects)]
 
 use std::cmp::Ordering;
 

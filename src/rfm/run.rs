@@ -1,5 +1,6 @@
 //! One scoring run of a model: the values and scores of every scored profile, and the
 //! cut points that explain them.
+#![deny(clippy::arithmetic_side_effects)]
 
 use serde::{Deserialize, Serialize};
 
@@ -72,8 +73,10 @@ impl RfmTrend {
     /// The trend from `previous` to `current`.
     pub fn between(previous: &RfmScore, current: &RfmScore) -> Self {
         let trend = |d: Dimension| {
-            let delta = i8::try_from(i16::from(current.score(d)) - i16::from(previous.score(d)))
-                .unwrap_or_default();
+            let delta = i8::try_from(
+                i16::from(current.score(d)).saturating_sub(i16::from(previous.score(d))),
+            )
+            .unwrap_or_default();
             ScoreTrend {
                 delta,
                 direction: Direction::of(delta),
@@ -189,7 +192,9 @@ impl RfmRun {
 
     /// The number of profiles scored (and not erased since).
     pub fn len(&self) -> usize {
-        self.profiles.len() - self.erased.len() as usize
+        self.profiles
+            .len()
+            .saturating_sub(usize::try_from(self.erased.len()).unwrap_or(usize::MAX))
     }
 
     /// Whether no profile was scored.
@@ -238,7 +243,7 @@ impl RfmRun {
 
     /// How many profiles got each score of `dimension`: index 0 is score 1.
     pub fn histogram(&self, dimension: Dimension) -> Vec<usize> {
-        let mut counts = vec![0; usize::from(self.bins)];
+        let mut counts = vec![0usize; usize::from(self.bins)];
         let column = self
             .scores
             .get(dimension.index())
@@ -252,7 +257,7 @@ impl RfmRun {
                 continue;
             }
             if let Some(c) = counts.get_mut(usize::from(score).saturating_sub(1)) {
-                *c += 1;
+                *c = (*c).saturating_add(1);
             }
         }
         counts
@@ -298,10 +303,10 @@ impl RfmRun {
     /// Takes the profiles in `ids` out of the run (their rows are skipped from now on);
     /// returns how many were in it.
     pub(crate) fn remove(&mut self, ids: &std::collections::BTreeSet<ProfileId>) -> usize {
-        let mut removed = 0;
+        let mut removed = 0usize;
         for p in ids {
             if self.profiles.binary_search(p).is_ok() && self.erased.insert(p.0) {
-                removed += 1;
+                removed = removed.saturating_add(1);
             }
         }
         removed
@@ -353,10 +358,20 @@ impl RfmRun {
 
     /// Estimated heap bytes.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.profiles.capacity() * 4
-            + self.scores.iter().map(Vec::capacity).sum::<usize>()
-            + 8 * (self.recency_days.capacity()
-                + self.frequency.capacity()
-                + self.monetary_minor.capacity())
+        let columns = self
+            .recency_days
+            .capacity()
+            .saturating_add(self.frequency.capacity())
+            .saturating_add(self.monetary_minor.capacity());
+        let scores = self
+            .scores
+            .iter()
+            .map(Vec::capacity)
+            .fold(0usize, usize::saturating_add);
+        self.profiles
+            .capacity()
+            .saturating_mul(4)
+            .saturating_add(scores)
+            .saturating_add(columns.saturating_mul(8))
     }
 }

@@ -1,6 +1,7 @@
 //! Per model, the running recency / frequency / monetary of every profile, kept current as
 //! events arrive and profiles merge, in dense columns by profile id so a run reads them in
 //! one sequential pass.
+#![deny(clippy::arithmetic_side_effects)]
 
 use crate::event::computed::EventData;
 use crate::event::store::{EventHistory, PropValue};
@@ -138,9 +139,10 @@ impl Tallies {
     fn slot(&mut self, p: ProfileId) -> Option<Slot<'_>> {
         let i = p.index();
         if i >= self.tallies.len() {
-            self.tallies.resize(i + 1, Tally::EMPTY);
-            self.latest.resize(i + 1, i64::MIN);
-            self.magnitudes.resize(i + 1, 0);
+            let len = i.saturating_add(1);
+            self.tallies.resize(len, Tally::EMPTY);
+            self.latest.resize(len, i64::MIN);
+            self.magnitudes.resize(len, 0);
         }
         Some(Slot {
             tally: self.tallies.get_mut(i)?,
@@ -216,8 +218,16 @@ impl Tallies {
 
     /// Estimated heap bytes.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.tallies.capacity() * std::mem::size_of::<Tally>()
-            + (self.latest.capacity() + self.magnitudes.capacity()) * 8
+        let tallies = self
+            .tallies
+            .capacity()
+            .saturating_mul(std::mem::size_of::<Tally>());
+        let columns = self
+            .latest
+            .capacity()
+            .saturating_add(self.magnitudes.capacity())
+            .saturating_mul(8);
+        tallies.saturating_add(columns)
     }
 }
 
