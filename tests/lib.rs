@@ -15,6 +15,7 @@ mod erasure;
 mod erasure_props;
 mod events;
 mod identity;
+mod model;
 mod operations;
 mod privacy;
 mod privacy_props;
