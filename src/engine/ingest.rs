@@ -594,7 +594,14 @@ impl Engine {
         };
         let (survivor, created) = match link.survivor() {
             Some(p) => (p, false),
-            None => match pool.as_mut().and_then(|p| p.pop_front()) {
+            None => match pool.as_mut().and_then(|p| {
+                // A replayed record takes back the id it arrived in while that id is
+                // free, else a new one: an id never passes to a profile holding none of
+                // the records it had (nor the scores stored under it).
+                let arrived = self.log.get(rid).map(|r| r.profile)?;
+                let at = p.iter().position(|&x| x == arrived)?;
+                p.remove(at)
+            }) {
                 Some(id) => {
                     self.profiles
                         .put(id, crate::profile::Slot::Live(Default::default()));

@@ -180,8 +180,9 @@ impl Engine {
     /// records, registered segments report the entries and exits (caused by
     /// [`Cause::Repair`]), and the split is logged ([`Engine::split_log`]).
     ///
-    /// Ids: the profiles formed take back the ids they had before the merges undone,
-    /// lowest first, then new ones; an id whose records are now in several profiles
+    /// Ids: the profiles formed take back the ids they had before the merges undone
+    /// (each the id its first record arrived in while that is free, else a new one); an
+    /// id whose records are now in several profiles
     /// answers [`Engine::resolve`] with [`LookupError::Split`].
     ///
     /// ```

@@ -5,7 +5,9 @@
 //! each record's identifiers, so a record's content can be rebuilt. To rebuild profiles,
 //! their derived state is taken out of every structure and their records are applied
 //! again in record order, into their own log slots; the profiles they form take the old
-//! ids, lowest first, so a history that replays the same way gets back the same ids.
+//! ids — a profile its first record's original id while that is free, else a new one —
+//! so a history that replays the same way gets back the same ids, and an id (with the
+//! scores stored under it) never passes to a profile holding none of its records.
 
 use std::collections::{BTreeSet, VecDeque};
 
