@@ -61,11 +61,12 @@ pub(crate) enum Mode<'a> {
     /// A new record from the host; `allow_erased` is the host's override of erasure
     /// suppression.
     Host { allow_erased: bool },
-    /// A logged record replayed into its own slot `rid`; profiles it creates take their ids
-    /// from `pool` first; segments are updated by the caller afterwards.
+    /// A logged record replayed into its own slot `rid`; a profile it creates takes back
+    /// the id it arrived in when that is still in `pool` (the ids freed for the rebuild);
+    /// segments are updated by the caller afterwards.
     Replay {
         rid: RecordId,
-        pool: &'a mut std::collections::VecDeque<ProfileId>,
+        pool: &'a mut std::collections::BTreeSet<ProfileId>,
     },
 }
 
@@ -594,13 +595,12 @@ impl Engine {
         };
         let (survivor, created) = match link.survivor() {
             Some(p) => (p, false),
-            None => match pool.as_mut().and_then(|p| {
-                // A replayed record takes back the id it arrived in while that id is
-                // free, else a new one: an id never passes to a profile holding none of
-                // the records it had (nor the scores stored under it).
-                let arrived = self.log.get(rid).map(|r| r.profile)?;
-                let at = p.iter().position(|&x| x == arrived)?;
-                p.remove(at)
+            // A replayed record takes back the id it arrived in while that id is free,
+            // else a new one: an id never passes to a profile holding none of the
+            // records it had (nor the scores stored under it).
+            None => match pool.as_mut().and_then(|free| {
+                let arrived = self.log.get(rid)?.profile;
+                free.remove(&arrived).then_some(arrived)
             }) {
                 Some(id) => {
                     self.profiles

@@ -9,7 +9,7 @@
 //! so a history that replays the same way gets back the same ids, and an id (with the
 //! scores stored under it) never passes to a profile holding none of its records.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::BTreeSet;
 
 use crate::engine::Engine;
 use crate::engine::ingest::Mode;
@@ -407,12 +407,12 @@ impl Engine {
             .iter()
             .filter_map(|(rid, _)| Some((self.log.get(*rid)?.profile, *rid)))
             .collect();
-        let mut queue: VecDeque<ProfileId> = pool.iter().copied().collect();
+        let mut free = pool.clone();
         let mut refused = Vec::new();
         for (rid, record) in &records {
             let mode = Mode::Replay {
                 rid: *rid,
-                pool: &mut queue,
+                pool: &mut free,
             };
             if self.ingest_mode(record, mode).is_err() {
                 self.log.erase(*rid);
