@@ -771,6 +771,22 @@ impl Engine {
             if profile.privacy.as_ref().is_some_and(|p| p.is_empty()) {
                 return Err(format!("{id}: empty privacy part kept"));
             }
+            let suppressions = profile
+                .privacy
+                .as_deref()
+                .map_or(&[][..], |p| &p.suppressions);
+            for s in suppressions {
+                let holder = s
+                    .anchor
+                    .and_then(|rid| self.log.get(rid))
+                    .and_then(|r| self.profiles.resolve(r.profile));
+                if s.anchor.is_some() && holder != Some(id) {
+                    return Err(format!(
+                        "{id}: suppression anchored in {:?}, a record it does not hold",
+                        s.anchor
+                    ));
+                }
+            }
             let held = profile
                 .privacy
                 .as_deref()

@@ -360,7 +360,9 @@ impl Engine {
     ) -> Rebuilt {
         let mut pool: BTreeSet<ProfileId> = BTreeSet::new();
         let mut records: Vec<(RecordId, Record)> = Vec::new();
-        let mut suppressions: Vec<(RecordId, Vec<SuppressionEntry>)> = Vec::new();
+        // Each whole-profile suppression with where it may land: its anchor, then the
+        // records of its profile that stay, newest first.
+        let mut suppressions: Vec<(Vec<RecordId>, SuppressionEntry)> = Vec::new();
         let mut creators: Vec<(ProfileId, RecordId)> = Vec::new();
         for &t in targets {
             let ids = self.ids_of(t);
@@ -378,9 +380,11 @@ impl Engine {
                 }
             }
             records.extend(self.rebuild_records(profile));
-            if let (Some(&first), Some(privacy)) = (mine.first(), &profile.privacy) {
+            if let Some(privacy) = &profile.privacy {
+                let staying = mine.iter().rev().filter(|rid| !dropped.contains(rid));
                 for s in &privacy.suppressions {
-                    suppressions.push((s.anchor.unwrap_or(first), vec![s.clone()]));
+                    let places = s.anchor.into_iter().chain(staying.clone().copied());
+                    suppressions.push((places.collect(), s.clone()));
                 }
             }
             pool.extend(ids);
@@ -449,17 +453,21 @@ impl Engine {
                 self.profiles.put(id, Slot::Retired(live));
             }
         }
-        let fallback = records.first().map(|(rid, _)| *rid);
-        for (anchor, entries) in suppressions {
-            let held = |rid: RecordId| {
-                self.log
-                    .get(rid)
-                    .and_then(|r| self.profiles.resolve(r.profile))
-            };
-            let live = held(anchor).or_else(|| fallback.and_then(held));
-            if let Some(profile) = live.and_then(|p| self.profiles.get_mut(p)) {
+        // A suppression stays with the profile holding its anchor record, else its
+        // profile's newest record that stays (never a record of another profile rebuilt
+        // in the same call); with none left, its profile is gone and so is it.
+        // The record it landed by becomes its anchor.
+        for (places, mut entry) in suppressions {
+            let landing = places.iter().find_map(|&rid| {
+                let live = self.profiles.resolve(self.log.get(rid)?.profile)?;
+                Some((rid, live))
+            });
+            if let Some((rid, profile)) =
+                landing.and_then(|(rid, p)| Some((rid, self.profiles.get_mut(p)?)))
+            {
+                entry.anchor = Some(rid);
                 let privacy = profile.privacy_mut();
-                privacy.suppressions.extend(entries);
+                privacy.suppressions.push(entry);
                 crate::privacy::suppression::sort(&mut privacy.suppressions);
             }
         }

@@ -56,7 +56,8 @@ pub(crate) struct SuppressionEntry {
     pub(crate) reason: Box<str>,
     /// For a whole-profile suppression, the profile's latest record when it was made:
     /// when profiles are rebuilt from their records, it stays with the profile holding
-    /// that record (where merges would have carried it).
+    /// that record (where merges would have carried it); when that record is gone (record
+    /// retention), with its profile's newest record that stays, which becomes the anchor.
     pub(crate) anchor: Option<crate::ids::RecordId>,
 }
 
