@@ -115,6 +115,63 @@ fn allocation_is_bounded_by_input_size() {
         "{retained} bytes retained for {input} bytes of input"
     );
 
+    // An event-heavy stream, the densest input there is: short records of many small
+    // events (orders with money, views with short properties) into a second engine
+    // with registered window segments, so the event store, computed traits, window
+    // expiry and segment maintenance all grow.
+    let base_events = ALLOCATOR.allocated();
+    let mut events_engine = Engine::new(Schema::retail_default());
+    let usd = audience::Currency::new("USD").unwrap();
+    events_engine
+        .advance_time(Timestamp::from_secs(1_700_000_000).unwrap())
+        .unwrap();
+    let buyers = audience::segment::event("order_completed")
+        .in_window(audience::Window::LastDays(7))
+        .at_least(2);
+    events_engine.register_segment("buyers", buyers).unwrap();
+    let viewers = audience::segment::event("product_view")
+        .in_window(audience::Window::LastDays(1))
+        .happened();
+    events_engine.register_segment("viewers", viewers).unwrap();
+    let mut event_input = 0usize;
+    for i in 0..2_000u64 {
+        let at = Timestamp::from_secs(1_700_000_000 + (i as i64) * 600).unwrap();
+        let mut b = Record::builder(at, "web").identifier("user_id", format!("u{}", i % 300));
+        for k in 0..32u64 {
+            let when =
+                Timestamp::from_secs(1_700_000_000 + (i as i64) * 600 - (k as i64) * 60).unwrap();
+            let ev = if k % 4 == 0 {
+                EventInput::new("order_completed", when)
+                    .property("amount", audience::Money::new(100 + k as i64, usd))
+            } else {
+                EventInput::new("product_view", when)
+                    .property("category", format!("c{}", rng.below(20)))
+            };
+            b = b.event(ev);
+        }
+        let r = b.build();
+        let size = json_len(&r);
+        event_input += size;
+        let engine_now = ALLOCATOR.allocated() - base_events;
+        within(engine_now * 2 + CALL_PER_INPUT_BYTE * size + SLACK, || {
+            events_engine.advance_time(at).unwrap();
+            events_engine.ingest(&r).unwrap();
+        });
+    }
+    let event_retained = ALLOCATOR.allocated() - base_events;
+    println!(
+        "events: {event_input} bytes of JSON in (64,000 events), {event_retained} bytes retained ({:.2}x)",
+        event_retained as f64 / event_input as f64
+    );
+    assert!(
+        event_retained <= RETAINED_PER_INPUT_BYTE * event_input + SLACK,
+        "{event_retained} bytes retained for {event_input} bytes of events"
+    );
+    assert_eq!(events_engine.profile_ids().count(), 300);
+    let buyers = events_engine.segment_id("buyers").unwrap();
+    assert!(!events_engine.segment_members(buyers).unwrap().is_empty());
+    drop(events_engine);
+
     // Refused records leave nothing behind.
     let long = "x".repeat(engine.config().max_text_bytes + 1);
     let at = Timestamp::from_secs(1_700_000_000).unwrap();
