@@ -1,5 +1,7 @@
 //! A sequence of API calls decoded from bytes — records (with merges), clock moves,
-//! segment (un)registration, RFM runs, suppressions, erasures, snapshot and restore.
+//! segment (un)registration, RFM runs, suppressions (of profiles and identifiers),
+//! erasures, unmerges and blocks, record corrections, record retention (a clock move
+//! past 15 days), snapshot and restore.
 //! After every call the engine is valid and every registered segment equals a fresh
 //! evaluation of its expression.
 #![no_main]
@@ -8,8 +10,8 @@ use audience::segment::{
     EventSpec, Expr, Sequence, consent, event, sample, segment, suppressed, trait_,
 };
 use audience::{
-    ConsentInput, Currency, Engine, ErasureOptions, EventInput, Money, ProfileId, Record, Schema,
-    Suppression, Timestamp, Window,
+    ConsentInput, Currency, Engine, ErasureOptions, EventInput, Money, ProfileId, Record,
+    RecordId, Schema, Suppression, Timestamp, TraitInput, Value, Window,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -47,7 +49,12 @@ fn segments() -> Vec<(&'static str, Expr)> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let mut e = Engine::new(Schema::retail_default());
+    let mut def = Schema::retail_default().def().clone();
+    def.record_retention_days = Some(15);
+    let Ok(schema) = Schema::from_def(def) else {
+        return;
+    };
+    let mut e = Engine::new(schema);
     let mut now = 0i64;
     let _ = e.advance_time(day(now));
     let usd = Currency::new("USD").ok();
@@ -58,7 +65,7 @@ fuzz_target!(|data: &[u8]| {
             break;
         };
         let a = i64::from(arg);
-        match op % 8 {
+        match op % 12 {
             0 | 1 => {
                 let mut r = Record::builder(day(now - a % 10), "web")
                     .identifier("user_id", format!("u{}", a % 7));
@@ -109,6 +116,28 @@ fuzz_target!(|data: &[u8]| {
             }
             6 => {
                 let _ = e.erase(ProfileId((a % 8) as u32), ErasureOptions::default());
+            }
+            7 => {
+                let who = ProfileId((a % 8) as u32);
+                let _ = e.unmerge(who, "email", &format!("e{}@example.com", a % 4));
+            }
+            8 => {
+                let _ = e.block_identifier_value("email", &format!("e{}@example.com", a % 4));
+            }
+            9 => {
+                let mut s = Suppression::new("fuzz", day(now));
+                if a % 2 == 0 {
+                    s = s.channel("email");
+                }
+                let _ = e.suppress_identifier("email", &format!("e{}@example.com", a % 4), s);
+            }
+            10 => {
+                let country = ["DE", "FR", "GB"][(a % 3) as usize];
+                let fix = [TraitInput {
+                    name: "country".into(),
+                    value: Value::from(country),
+                }];
+                let _ = e.correct_record(RecordId((a % 16) as u64), &fix);
             }
             _ => {
                 let snapshot = e.snapshot();
