@@ -453,22 +453,21 @@ impl Engine {
                 self.profiles.put(id, Slot::Retired(live));
             }
         }
-        // A suppression stays with the profile holding its anchor record, else its
+        // A suppression stays with the profile holding its anchor record, else with its
         // profile's newest record that stays (never a record of another profile rebuilt
-        // in the same call); with none left, its profile is gone and so is it.
-        // The record it landed by becomes its anchor.
+        // in the same call), which becomes its anchor; with none left, its profile is
+        // gone and so is it.
         for (places, mut entry) in suppressions {
             let landing = places.iter().find_map(|&rid| {
                 let live = self.profiles.resolve(self.log.get(rid)?.profile)?;
                 Some((rid, live))
             });
-            if let Some((rid, profile)) =
-                landing.and_then(|(rid, p)| Some((rid, self.profiles.get_mut(p)?)))
-            {
+            let Some((rid, live)) = landing else {
+                continue;
+            };
+            if let Some(profile) = self.profiles.get_mut(live) {
                 entry.anchor = Some(rid);
-                let privacy = profile.privacy_mut();
-                privacy.suppressions.push(entry);
-                crate::privacy::suppression::sort(&mut privacy.suppressions);
+                crate::privacy::suppression::add(&mut profile.privacy_mut().suppressions, entry);
             }
         }
         self.settle_identifiers(&touched_idents);
