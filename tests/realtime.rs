@@ -112,6 +112,57 @@ fn a_window_segment_exits_exactly_at_the_deadline() {
 }
 
 #[test]
+fn clock_moves_over_many_profiles_keep_every_segment_exact() {
+    // Hundreds of profiles cross a window edge in one move: more than a block of the
+    // two-pass re-check and enough changes per bitmap to be applied in bulk.
+    let mut e = engine_at(20);
+    let abandoned = e.register_segment("abandoned", abandoned_cart()).unwrap();
+    let recent = event("add_to_cart")
+        .in_window(Window::LastDays(3))
+        .at_least(2);
+    let busy = e.register_segment("busy", recent).unwrap();
+    let quiet = e
+        .register_segment("quiet", segment("busy").not().and(segment("abandoned")))
+        .unwrap();
+    for i in 0..1_500i64 {
+        let user = format!("u{i}");
+        e.ingest(&cart(&user, 10 + i % 11)).unwrap();
+        if i % 3 == 0 {
+            e.ingest(&cart(&user, 12 + i % 9)).unwrap();
+        }
+        if i % 7 == 0 {
+            e.ingest(&order(&user, 11 + i % 10, 100)).unwrap();
+        }
+    }
+    let ids = [abandoned, busy, quiet];
+    let mut members: Vec<_> = ids
+        .iter()
+        .map(|&id| e.segment_members(id).unwrap().clone())
+        .collect();
+    e.drain_changes();
+    let mut moved = 0;
+    for day in 21..=32 {
+        e.advance_time(t(day * DAY)).unwrap();
+        e.internal_validate().unwrap();
+        let changes = e.drain_changes();
+        moved += changes.len();
+        for c in &changes {
+            let k = ids.iter().position(|&id| id == c.segment).unwrap();
+            // Each change is real: an entry of a non-member, an exit of a member.
+            assert_eq!(c.change == Change::Entered, members[k].insert(c.profile.0));
+            if c.change == Change::Exited {
+                members[k].remove(c.profile.0);
+            }
+        }
+        for (k, &id) in ids.iter().enumerate() {
+            assert_eq!(&members[k], e.segment_members(id).unwrap(), "day {day}");
+        }
+    }
+    assert!(moved > 1_500, "{moved} changes");
+    assert!(ids.iter().all(|&id| e.segment_count(id).unwrap() == 0));
+}
+
+#[test]
 fn days_since_thresholds_have_deadlines_too() {
     let mut def = Schema::retail_default().def().clone();
     def.computed.push(audience::schema::ComputedDef::new(

@@ -11,6 +11,7 @@ use crate::event::store::NewEvent;
 use crate::event::text::TextPool;
 use crate::ids::ProfileId;
 use crate::profile::Profile;
+use crate::profile::WARM_BLOCK;
 use crate::realtime::Cause;
 use crate::schema::ComputedRule;
 use crate::time::Timestamp;
@@ -94,20 +95,21 @@ impl Engine {
             return;
         }
         let due = self.due.take_until(to);
-        for p in due {
-            self.update_computed(p, |rules, profile, texts, _| {
-                let zones: Vec<Zone> = rules.iter().map(|rule| zone(rule, profile)).collect();
-                for ((rule, acc), z) in rules.iter().zip(profile.computed.iter_mut()).zip(zones) {
-                    match old {
-                        Some(old) => {
-                            computed::advance(rule, acc, &profile.events, old, to, texts, z)
-                        }
-                        None => {
-                            *acc = computed::recompute(rule, &profile.events, Some(to), texts, z)
+        for block in due.chunks(WARM_BLOCK) {
+            self.profiles.warm(block.iter().copied());
+            for &p in block {
+                self.update_computed(p, |rules, profile, texts, _| {
+                    let zones: Vec<Zone> = rules.iter().map(|rule| zone(rule, profile)).collect();
+                    let accs = rules.iter().zip(profile.computed.iter_mut()).zip(zones);
+                    for ((rule, acc), z) in accs {
+                        let events = &profile.events;
+                        match old {
+                            Some(old) => computed::advance(rule, acc, events, old, to, texts, z),
+                            None => *acc = computed::recompute(rule, events, Some(to), texts, z),
                         }
                     }
-                }
-            });
+                });
+            }
         }
     }
 

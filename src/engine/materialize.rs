@@ -4,6 +4,7 @@
 
 use crate::engine::Engine;
 use crate::ids::ProfileId;
+use crate::profile::WARM_BLOCK;
 use crate::realtime::{Touched, reads_of};
 use crate::segment::compile::Node;
 use crate::segment::materialize::{Materialized, next_change, reads_rfm};
@@ -126,14 +127,22 @@ impl Engine {
             .collect();
         pairs.sort_unstable();
         let materialized = &self.segments.materialized;
-        let states: Vec<(ProfileId, usize, (bool, Option<Timestamp>))> = pairs
-            .into_iter()
-            .filter_map(|(p, i)| Some((p, i, self.leaf_state(&materialized.get(i)?.leaf, p))))
+        // Per leaf, its profiles' answers, ascending (the pairs are in profile order).
+        let mut states: Vec<Vec<(ProfileId, bool, Option<Timestamp>)>> = due_per_leaf
+            .iter()
+            .map(|d| Vec::with_capacity(d.len()))
             .collect();
-        for (p, i, (member, next)) in states {
-            if let Some(m) = self.segments.materialized.get_mut(i) {
-                m.set(p, member, next);
+        for block in pairs.chunks(WARM_BLOCK) {
+            self.profiles.warm(block.iter().map(|&(p, _)| p));
+            for &(p, i) in block {
+                if let (Some(m), Some(out)) = (materialized.get(i), states.get_mut(i)) {
+                    let (member, next) = self.leaf_state(&m.leaf, p);
+                    out.push((p, member, next));
+                }
             }
+        }
+        for (m, states) in self.segments.materialized.iter_mut().zip(&states) {
+            m.set_sorted(states);
         }
         due_per_leaf
     }

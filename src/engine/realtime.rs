@@ -378,13 +378,7 @@ impl Engine {
                     .filter(|&(id, member)| seg.members.contains(id) != member)
                     .collect();
                 if let Some(seg) = self.segments.get_mut(i) {
-                    for &(id, member) in &answers {
-                        if member {
-                            seg.members.insert(id);
-                        } else {
-                            seg.members.remove(id);
-                        }
-                    }
+                    crate::index::set_sorted(&mut seg.members, &answers);
                 }
                 answers.iter().map(|&(id, _)| id).collect()
             };

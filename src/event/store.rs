@@ -218,6 +218,15 @@ impl EventHistory {
             })
     }
 
+    /// Reads the newest event's row and property slot, so that a caller about to read
+    /// many histories can start their memory reads together (see
+    /// `Engine::advance_materialized`); the value means nothing.
+    pub(crate) fn warm(&self) -> i64 {
+        let row = self.rows.last().map_or(0, |r| r.at);
+        let slot = self.slots.last().map_or(0, |s| s.bits);
+        row ^ slot
+    }
+
     /// The index of the first event at or after `t`.
     pub(crate) fn first_at_or_after(&self, t: Timestamp) -> usize {
         gallop_from_end(&self.rows, |r| r.at < t.0)

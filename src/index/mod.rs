@@ -23,6 +23,37 @@ use categorical::Categorical;
 /// Most distinct values a numeric trait keeps a bitmap per value for.
 pub(crate) const FEW: usize = 256;
 
+/// Below this many changes, [`set_sorted`] sets bits one by one.
+const BULK: usize = 64;
+
+/// Sets each id of `changes` (strictly ascending ids) in `bits` to its flag. Many changes go in as
+/// one union and one difference, each linear in the bitmap, instead of one memmove inside
+/// a container per change; ids out of order fall back to one by one.
+pub(crate) fn set_sorted(bits: &mut RoaringBitmap, changes: &[(u32, bool)]) {
+    let one_by_one = |bits: &mut RoaringBitmap| {
+        for &(id, on) in changes {
+            if on {
+                bits.insert(id);
+            } else {
+                bits.remove(id);
+            }
+        }
+    };
+    if changes.len() < BULK {
+        return one_by_one(bits);
+    }
+    let pick = |on: bool| {
+        RoaringBitmap::from_sorted_iter(changes.iter().filter(|c| c.1 == on).map(|c| c.0))
+    };
+    match (pick(true), pick(false)) {
+        (Ok(on), Ok(off)) => {
+            *bits |= on;
+            *bits -= off;
+        }
+        _ => one_by_one(bits),
+    }
+}
+
 /// The index of one trait.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum TraitIndex {
@@ -220,5 +251,42 @@ impl TraitIndexes {
                 }
             })
             .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use roaring::RoaringBitmap;
+
+    use super::set_sorted;
+
+    proptest! {
+        #[test]
+        fn setting_in_bulk_equals_one_by_one(
+            start in proptest::collection::btree_set(0u32..200_000, 0..3_000),
+            changes in proptest::collection::btree_map(0u32..200_000, any::<bool>(), 0..600),
+        ) {
+            let mut bulk: RoaringBitmap = start.iter().copied().collect();
+            let mut one = bulk.clone();
+            let changes: Vec<(u32, bool)> = changes.into_iter().collect();
+            set_sorted(&mut bulk, &changes);
+            for &(id, on) in &changes {
+                if on { one.insert(id); } else { one.remove(id); }
+            }
+            prop_assert_eq!(bulk, one);
+        }
+
+        #[test]
+        fn ids_out_of_order_are_set_one_by_one(ids in proptest::collection::vec(0u32..1_000, 64..200)) {
+            let changes: Vec<(u32, bool)> = ids.iter().map(|&id| (id, id % 2 == 0)).collect();
+            let mut bits = RoaringBitmap::new();
+            set_sorted(&mut bits, &changes);
+            let mut one = RoaringBitmap::new();
+            for &(id, on) in &changes {
+                if on { one.insert(id); } else { one.remove(id); }
+            }
+            prop_assert_eq!(bits, one);
+        }
     }
 }

