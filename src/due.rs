@@ -9,6 +9,10 @@
 //! the id into its new bucket; the old entry goes stale and is skipped when its bucket is
 //! taken. Stale entries are dropped whenever they outnumber the scheduled profiles, so
 //! memory stays within a small multiple of what is scheduled.
+//!
+//! A bucket is a list of fixed-size chunks, not one vector: records arriving together
+//! land in the same bucket, and a vector of hundreds of thousands of ids, doubled and
+//! copied as it grows, would make an occasional record pay for the copy.
 
 use std::collections::BTreeMap;
 
@@ -19,6 +23,44 @@ use crate::time::Timestamp;
 const BUCKET_MILLIS: i64 = 3_600_000;
 /// "Not scheduled" in the instant vector (no valid timestamp is this small).
 const NONE: i64 = i64::MIN;
+/// Ids per chunk of a bucket.
+const CHUNK: usize = 1024;
+
+/// The ids of one bucket, in chunks of at most [`CHUNK`].
+#[derive(Clone, Debug, Default)]
+struct Bucket(Vec<Vec<u32>>);
+
+impl Bucket {
+    fn push(&mut self, id: u32) {
+        match self.0.last_mut() {
+            Some(chunk) if chunk.len() < CHUNK => chunk.push(id),
+            _ => {
+                let mut chunk = Vec::with_capacity(CHUNK);
+                chunk.push(id);
+                self.0.push(chunk);
+            }
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        self.0.iter().flatten().copied()
+    }
+
+    fn len(&self) -> usize {
+        self.0.iter().map(Vec::len).sum()
+    }
+
+    /// The bucket of `ids`, sorted and without repeats.
+    fn of(mut ids: Vec<u32>) -> Bucket {
+        ids.sort_unstable();
+        ids.dedup();
+        Bucket(ids.chunks(CHUNK).map(<[u32]>::to_vec).collect())
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.0.iter().map(|c| c.capacity() * 4 + 24).sum()
+    }
+}
 
 fn bucket(at: i64) -> i64 {
     at.div_euclid(BUCKET_MILLIS)
@@ -30,7 +72,7 @@ pub(crate) struct DueQueue {
     /// By profile id: its instant in milliseconds, or [`NONE`].
     at: Vec<i64>,
     /// Bucket number → profile ids (some stale: their instant moved or was taken).
-    buckets: BTreeMap<i64, Vec<u32>>,
+    buckets: BTreeMap<i64, Bucket>,
     /// Scheduled profiles.
     len: usize,
     /// Entries in all buckets, stale ones included.
@@ -111,7 +153,7 @@ impl DueQueue {
             let ids = entry.remove();
             self.entries -= ids.len();
             let mut kept = Vec::new();
-            for p in ids {
+            for p in ids.iter() {
                 match self.current(b, p) {
                     Some(t) if t <= to.0 => {
                         if let Some(slot) = self.at.get_mut(p as usize) {
@@ -125,8 +167,7 @@ impl DueQueue {
                 }
             }
             if !kept.is_empty() {
-                kept.sort_unstable();
-                kept.dedup();
+                let kept = Bucket::of(kept);
                 self.entries += kept.len();
                 self.buckets.insert(b, kept);
                 break;
@@ -141,7 +182,7 @@ impl DueQueue {
         self.buckets.iter().flat_map(move |(&b, ids)| {
             let mut live: Vec<(Timestamp, ProfileId)> = ids
                 .iter()
-                .filter_map(|&p| Some((Timestamp(self.current(b, p)?), ProfileId(p))))
+                .filter_map(|p| Some((Timestamp(self.current(b, p)?), ProfileId(p))))
                 .collect();
             live.sort_unstable();
             live.dedup();
@@ -153,11 +194,13 @@ impl DueQueue {
     fn compact(&mut self) {
         let buckets = std::mem::take(&mut self.buckets);
         self.entries = 0;
-        for (b, mut ids) in buckets {
-            ids.retain(|&p| self.current(b, p).is_some());
-            ids.sort_unstable();
-            ids.dedup();
+        for (b, ids) in buckets {
+            let ids: Vec<u32> = ids
+                .iter()
+                .filter(|&p| self.current(b, p).is_some())
+                .collect();
             if !ids.is_empty() {
+                let ids = Bucket::of(ids);
                 self.entries += ids.len();
                 self.buckets.insert(b, ids);
             }
@@ -175,7 +218,7 @@ impl DueQueue {
             + self
                 .buckets
                 .values()
-                .map(|v| v.capacity() * 4 + 48)
+                .map(|v| v.heap_bytes() + 48)
                 .sum::<usize>()
     }
 
@@ -191,7 +234,7 @@ impl DueQueue {
         if self.iter_scheduled().count() != self.len {
             return Err("due queue: a scheduled profile is missing from its bucket".into());
         }
-        let entries: usize = self.buckets.values().map(Vec::len).sum();
+        let entries: usize = self.buckets.values().map(Bucket::len).sum();
         if entries != self.entries {
             return Err(format!(
                 "due queue: {entries} entries, {} counted",
@@ -240,6 +283,33 @@ mod tests {
         q.internal_validate().unwrap();
         assert_eq!(q.take_until(Timestamp(19_992 * BUCKET_MILLIS)).len(), 0);
         assert_eq!(q.take_until(Timestamp(i64::MAX)).len(), 7);
+    }
+
+    #[test]
+    fn a_bucket_of_many_chunks_keeps_what_is_not_due_yet() {
+        // 5,000 profiles in one hour's bucket (five chunks), taken in three steps.
+        let mut q = DueQueue::default();
+        let mut model = BTreeSet::new();
+        for i in 0..5_000u32 {
+            let at = i64::from(i.wrapping_mul(7_919) % 3_600) * 1_000;
+            q.set(ProfileId(i), Some(Timestamp(at)));
+            model.insert((at, i));
+        }
+        assert!(q.buckets.values().any(|b| b.0.len() > 1));
+        for to in [1_000_000, 2_500_000, BUCKET_MILLIS] {
+            let due: Vec<ProfileId> = q.take_until(Timestamp(to));
+            let mut expected: Vec<ProfileId> = model
+                .iter()
+                .filter(|&&(at, _)| at <= to)
+                .map(|&(_, p)| ProfileId(p))
+                .collect();
+            expected.sort_unstable();
+            model.retain(|&(at, _)| at > to);
+            assert_eq!(due, expected);
+            assert_eq!(q.len, model.len());
+            q.internal_validate().unwrap();
+        }
+        assert_eq!(q.len, 0);
     }
 
     #[derive(Clone, Debug)]
