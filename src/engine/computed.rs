@@ -64,6 +64,7 @@ impl Engine {
                 &Dirty::Record {
                     profiles: &expired.profiles,
                     touched: &touched,
+                    leaves: None,
                 },
                 to,
                 &|_| Cause::Retention,

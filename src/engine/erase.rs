@@ -261,6 +261,7 @@ impl Engine {
             &Dirty::Record {
                 profiles: &moved,
                 touched: &touched,
+                leaves: None,
             },
             at,
             &|_| cause.clone(),

@@ -321,6 +321,7 @@ impl Engine {
                     &Dirty::Record {
                         profiles: &expired.profiles,
                         touched: &touched,
+                        leaves: None,
                     },
                     now,
                     &|_| Cause::Retention,

@@ -772,9 +772,11 @@ impl Engine {
             self.retire_materialized(retired);
         }
         // A replay refreshes materialized conditions once, for the profiles it formed.
-        if pool.is_none() {
-            self.refresh_materialized(survivor, &touched);
-        }
+        let changed_leaves = if pool.is_none() {
+            self.refresh_materialized(survivor, &touched)
+        } else {
+            SmallVec::new()
+        };
         let moved: SmallVec<[ProfileId; 4]> = std::iter::once(survivor)
             .chain(merged.iter().map(|&(p, _)| p))
             .collect();
@@ -784,6 +786,7 @@ impl Engine {
                 &Dirty::Record {
                     profiles: &moved,
                     touched: &touched,
+                    leaves: Some(&changed_leaves),
                 },
                 at,
                 &|p| {

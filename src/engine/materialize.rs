@@ -2,6 +2,8 @@
 //! profile; on ingest and merge, for the profiles touched; as the clock moves, for the
 //! profiles due; after an RFM run, for everyone.
 
+use smallvec::SmallVec;
+
 use crate::engine::Engine;
 use crate::ids::ProfileId;
 use crate::profile::WARM_BLOCK;
@@ -60,8 +62,13 @@ impl Engine {
     }
 
     /// Re-checks profile `p`, which a record just changed as `touched` says, against the
-    /// materialized leaves it can affect.
-    pub(crate) fn refresh_materialized(&mut self, p: ProfileId, touched: &Touched) {
+    /// materialized leaves it can affect; returns the positions of those whose answer
+    /// changed.
+    pub(crate) fn refresh_materialized(
+        &mut self,
+        p: ProfileId,
+        touched: &Touched,
+    ) -> SmallVec<[usize; 8]> {
         let states: Vec<(usize, bool, Option<Timestamp>)> = self
             .segments
             .materialized
@@ -73,11 +80,15 @@ impl Engine {
                 (i, member, next)
             })
             .collect();
+        let mut changed = SmallVec::new();
         for (i, member, next) in states {
-            if let Some(m) = self.segments.materialized.get_mut(i) {
-                m.set(p, member, next);
+            if let Some(m) = self.segments.materialized.get_mut(i)
+                && m.set(p, member, next)
+            {
+                changed.push(i);
             }
         }
+        changed
     }
 
     /// Takes retired profile `p` out of every materialized leaf.

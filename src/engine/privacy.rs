@@ -544,6 +544,7 @@ impl Engine {
             &Dirty::Record {
                 profiles,
                 touched: &touched,
+                leaves: None,
             },
             at,
             &|_| cause.clone(),

@@ -17,10 +17,15 @@ use crate::time::Timestamp;
 /// Which profiles a change may have moved, and for which segments.
 pub(crate) enum Dirty<'a> {
     /// A record: these profiles (its survivor, then the profiles it retired), for the
-    /// segments reading what it touched.
+    /// segments reading what it touched. With `leaves`, the materialized conditions
+    /// whose answer changed for them: a segment is then re-checked only if the record
+    /// touched what its other conditions read, or one of its materialized ones changed
+    /// (an order re-checks the few segments whose order conditions flipped, not every
+    /// segment reading orders). `None`: any of them may have changed.
     Record {
         profiles: &'a [ProfileId],
         touched: &'a Touched,
+        leaves: Option<&'a [usize]>,
     },
     /// A clock move: per materialized leaf, the profiles it re-checked.
     Due(&'a [Vec<ProfileId>]),
@@ -142,6 +147,7 @@ impl Engine {
         let reads = reads_of(&plan.root, &self.schema, &|i| {
             materialized.get(i).map(|m| &m.leaf)
         });
+        let direct = reads_of(&plan.root, &self.schema, &|_| None);
         let now = self.clock.now().unwrap_or(Timestamp::MIN);
         let members = self.eval_bitmap(&plan.root, None, now);
         Ok(self.segments.register(Registered {
@@ -150,6 +156,7 @@ impl Engine {
             plan,
             reads_clock,
             reads,
+            direct,
             refs,
             leaves,
             members,
@@ -339,8 +346,19 @@ impl Engine {
             let mut everyone = false;
             let mut candidates: SmallVec<[u32; 4]> = SmallVec::new();
             match dirty {
-                Dirty::Record { profiles, touched } => {
-                    if touched.affects(&seg.reads) {
+                Dirty::Record {
+                    profiles,
+                    touched,
+                    leaves,
+                } => {
+                    let affected = match leaves {
+                        None => touched.affects(&seg.reads),
+                        Some(changed) => {
+                            touched.affects(&seg.direct)
+                                || seg.leaves.iter().any(|l| changed.contains(l))
+                        }
+                    };
+                    if affected {
                         candidates.extend(profiles.iter().map(|p| p.0));
                     }
                 }

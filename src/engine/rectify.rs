@@ -89,6 +89,7 @@ impl Engine {
                 &Dirty::Record {
                     profiles: &[live],
                     touched: &touched,
+                    leaves: None,
                 },
                 at,
                 &|_| Cause::Rectification {
@@ -268,6 +269,7 @@ impl Engine {
             &Dirty::Record {
                 profiles: &[live],
                 touched: &t,
+                leaves: None,
             },
             now,
             &|_| Cause::RecordCorrected(record),

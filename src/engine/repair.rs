@@ -332,6 +332,7 @@ impl Engine {
             &Dirty::Record {
                 profiles: &rebuilt.touched,
                 touched: &touched,
+                leaves: None,
             },
             at,
             &|_| cause.clone(),

@@ -294,6 +294,7 @@ impl Engine {
                 &Dirty::Record {
                     profiles: &profiles,
                     touched: &touched,
+                    leaves: None,
                 },
                 now,
                 &|_| Cause::Retention,

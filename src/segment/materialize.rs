@@ -268,14 +268,16 @@ impl Materialized {
         }
     }
 
-    /// Records `p`'s answer and its next change (`None`: retired, or never again).
-    pub(crate) fn set(&mut self, p: ProfileId, member: bool, next: Option<Timestamp>) {
-        if member {
-            self.members.insert(p.0);
+    /// Records `p`'s answer and its next change (`None`: retired, or never again);
+    /// returns whether the answer changed.
+    pub(crate) fn set(&mut self, p: ProfileId, member: bool, next: Option<Timestamp>) -> bool {
+        let changed = if member {
+            self.members.insert(p.0)
         } else {
-            self.members.remove(p.0);
-        }
+            self.members.remove(p.0)
+        };
         self.due.set(p, next);
+        changed
     }
 
     /// Records the answers and next changes of `states` (ascending profile ids).

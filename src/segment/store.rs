@@ -20,6 +20,9 @@ pub(crate) struct Registered {
     pub(crate) reads_clock: bool,
     /// What its own conditions read (not those of the segments it names).
     pub(crate) reads: Reads,
+    /// What its conditions read besides its materialized ones: a record that touches none
+    /// of it and changes none of [`Registered::leaves`] cannot change its answer.
+    pub(crate) direct: Reads,
     /// The segments it names, by position.
     pub(crate) refs: Vec<usize>,
     /// The materialized conditions it reads, by position.
