@@ -69,12 +69,21 @@ impl Engine {
         p: ProfileId,
         touched: &Touched,
     ) -> SmallVec<[usize; 8]> {
+        let affected = |m: &&Materialized| m.users > 0 && touched.affects(&m.reads);
+        // First only touch `p`'s entries in each leaf (independent reads, overlapped).
+        let seen = self
+            .segments
+            .materialized
+            .iter()
+            .filter(affected)
+            .fold(false, |seen, m| seen ^ m.warm(p));
+        std::hint::black_box(seen);
         let states: Vec<(usize, bool, Option<Timestamp>)> = self
             .segments
             .materialized
             .iter()
             .enumerate()
-            .filter(|(_, m)| m.users > 0 && touched.affects(&m.reads))
+            .filter(|(_, m)| affected(m))
             .map(|(i, m)| {
                 let (member, next) = self.leaf_state(&m.leaf, p);
                 (i, member, next)

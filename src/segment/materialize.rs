@@ -280,6 +280,13 @@ impl Materialized {
         changed
     }
 
+    /// Reads `p`'s bit and instant without using them; see [`ProfileStore::warm`].
+    ///
+    /// [`ProfileStore::warm`]: crate::profile::ProfileStore::warm
+    pub(crate) fn warm(&self, p: ProfileId) -> bool {
+        self.members.contains(p.0) ^ self.due.get(p).is_some()
+    }
+
     /// Records the answers and next changes of `states` (ascending profile ids).
     pub(crate) fn set_sorted(&mut self, states: &[(ProfileId, bool, Option<Timestamp>)]) {
         let changes: Vec<(u32, bool)> = states.iter().map(|&(p, on, _)| (p.0, on)).collect();
