@@ -1053,14 +1053,23 @@ fn step(
 /// Ingests `r` (carrying `ids`, blocked ones included) as a Segment-Spec message.
 #[cfg(feature = "spec")]
 fn ingest_spec(e: &mut Engine, r: &Rec, ids: &[(&'static str, String)]) -> Result<(), String> {
-    let mapping = audience::spec::Mapping {
-        currency: "EUR".into(),
-        ..audience::spec::Mapping::default()
-    };
-    let mapper = audience::spec::SpecMapper::new(e.schema(), mapping).unwrap();
-    e.ingest_spec(&mapper, &message_of(r, ids))
-        .map(|_| ())
-        .map_err(|x| x.to_string())
+    use audience::spec::{Mapping, SpecMapper};
+    // Built once per test thread: every engine of the model test has the same schema.
+    thread_local! {
+        static MAPPER: std::cell::OnceCell<SpecMapper> = const { std::cell::OnceCell::new() };
+    }
+    MAPPER.with(|cell| {
+        let mapper = cell.get_or_init(|| {
+            let mapping = Mapping {
+                currency: "EUR".into(),
+                ..Mapping::default()
+            };
+            SpecMapper::new(e.schema(), mapping).unwrap()
+        });
+        e.ingest_spec(mapper, &message_of(r, ids))
+            .map(|_| ())
+            .map_err(|x| x.to_string())
+    })
 }
 
 #[cfg(not(feature = "spec"))]
