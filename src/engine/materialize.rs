@@ -69,24 +69,26 @@ impl Engine {
         p: ProfileId,
         touched: &Touched,
     ) -> SmallVec<[usize; 8]> {
-        let affected = |m: &&Materialized| m.users > 0 && touched.affects(&m.reads);
-        // First only touch `p`'s entries in each leaf (independent reads, overlapped).
-        let seen = self
-            .segments
-            .materialized
-            .iter()
-            .filter(affected)
-            .fold(false, |seen, m| seen ^ m.warm(p));
-        std::hint::black_box(seen);
-        let states: Vec<(usize, bool, Option<Timestamp>)> = self
+        let leaves: SmallVec<[usize; 32]> = self
             .segments
             .materialized
             .iter()
             .enumerate()
-            .filter(|(_, m)| affected(m))
-            .map(|(i, m)| {
-                let (member, next) = self.leaf_state(&m.leaf, p);
-                (i, member, next)
+            .filter(|(_, m)| m.users > 0 && touched.affects(&m.reads))
+            .map(|(i, _)| i)
+            .collect();
+        let materialized = &self.segments.materialized;
+        // First only touch `p`'s entries in each leaf (independent reads, overlapped).
+        let seen = leaves
+            .iter()
+            .filter_map(|&i| materialized.get(i))
+            .fold(false, |seen, m| seen ^ m.warm(p));
+        std::hint::black_box(seen);
+        let states: SmallVec<[(usize, bool, Option<Timestamp>); 32]> = leaves
+            .iter()
+            .filter_map(|&i| {
+                let (member, next) = self.leaf_state(&materialized.get(i)?.leaf, p);
+                Some((i, member, next))
             })
             .collect();
         let mut changed = SmallVec::new();
