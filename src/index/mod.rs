@@ -26,9 +26,9 @@ pub(crate) const FEW: usize = 256;
 /// Below this many changes, [`set_sorted`] sets bits one by one.
 const BULK: usize = 64;
 
-/// Sets each id of `changes` (strictly ascending ids) in `bits` to its flag. Many changes go in as
-/// one union and one difference, each linear in the bitmap, instead of one memmove inside
-/// a container per change; ids out of order fall back to one by one.
+/// Sets each id of `changes` (strictly ascending ids) in `bits` to its flag. Many changes
+/// go in as one union and one difference, each linear in the bitmap, instead of one
+/// memmove inside a container per change; ids out of order fall back to one by one.
 pub(crate) fn set_sorted(bits: &mut RoaringBitmap, changes: &[(u32, bool)]) {
     let one_by_one = |bits: &mut RoaringBitmap| {
         for &(id, on) in changes {
