@@ -77,19 +77,22 @@ impl TraitIndex {
     pub(crate) fn eval(&self, test: &CTest, within: &RoaringBitmap, whole: bool) -> RoaringBitmap {
         match self {
             TraitIndex::Categorical(c) => c.eval(test, within, whole),
-            TraitIndex::Numeric(_, Some(few)) => few.eval(test, within, whole),
-            TraitIndex::Numeric(b, None) => match test {
-                CTest::Eq(v) => number(v).map_or_else(RoaringBitmap::new, |n| b.equal(n, within)),
-                CTest::In(vs) => vs
-                    .iter()
-                    .filter_map(number)
-                    .map(|n| b.equal(n, within))
+            // A range is one pass over the slices, cheaper than a union of many values.
+            TraitIndex::Numeric(_, Some(few)) if !matches!(test, CTest::Range { .. }) => {
+                few.eval(test, within, whole)
+            }
+            TraitIndex::Numeric(b, _) => match test {
+                CTest::Eq(v) => {
+                    number(v).map_or_else(RoaringBitmap::new, |n| b.equal(n, within, whole))
+                }
+                CTest::In(vs) => runs(vs.iter().filter_map(number))
+                    .map(|(lo, hi)| b.range(Some((lo, true)), Some((hi, true)), within, whole))
                     .fold(RoaringBitmap::new(), |acc, x| acc | x),
                 CTest::Range { min, max } => {
                     let bound = |x: &Option<(Value, bool)>| {
                         x.as_ref().and_then(|(v, inc)| number(v).map(|n| (n, *inc)))
                     };
-                    b.range(bound(min), bound(max), within)
+                    b.range(bound(min), bound(max), within, whole)
                 }
                 CTest::Exists => b.exists(within),
                 CTest::Missing => within - b.exists(within),
@@ -97,6 +100,23 @@ impl TraitIndex {
             },
         }
     }
+}
+
+/// Sorted integers as runs of consecutive values `(first, last)`.
+fn runs(sorted: impl Iterator<Item = i64>) -> impl Iterator<Item = (i64, i64)> {
+    let mut sorted = sorted.peekable();
+    std::iter::from_fn(move || {
+        let first = sorted.next()?;
+        let mut last = first;
+        while let Some(&n) = sorted.peek() {
+            if last.checked_add(1) != Some(n) {
+                break;
+            }
+            last = n;
+            sorted.next();
+        }
+        Some((first, last))
+    })
 }
 
 /// Every trait's index, by trait id (`None`: not indexed).
