@@ -715,6 +715,7 @@ impl Engine {
                     });
                 }
             }
+            profile.reserve_traits(checked.traits.iter().map(|(id, _)| *id));
             for (trait_id, value) in checked.traits {
                 if let Some(rules) = Rules::new(&self.schema, trait_id) {
                     let obs = Observation {

@@ -89,10 +89,11 @@ pub(crate) enum Aggregate {
     None,
     /// Integer sum.
     Int(i64),
-    /// Money sums, one per currency.
-    Money(MoneyTotals),
+    /// Money sums, one per currency (boxed, as the union: rare, and the enum stays
+    /// two words for the common picking traits).
+    Money(Box<MoneyTotals>),
     /// Set union, sorted.
-    Union(Vec<String>),
+    Union(Box<Vec<String>>),
 }
 
 /// One trait of one profile: every observation and the cached current value.
@@ -102,11 +103,12 @@ pub(crate) type Observations = smallvec::SmallVec<[Observation; 1]>;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct TraitState {
     pub(crate) trait_id: TraitId,
+    /// Index of the winning observation (picking strategies) or of the latest one
+    /// (aggregates), which gives the current value's source and time (32 bits, so it
+    /// packs with `trait_id`).
+    winner: u32,
     /// Inline when there is one (the common case): no allocation of its own.
     pub(crate) observations: Observations,
-    /// Index of the winning observation (picking strategies) or of the latest one
-    /// (aggregates), which gives the current value's source and time.
-    pub(crate) winner: usize,
     pub(crate) aggregate: Aggregate,
 }
 
@@ -159,7 +161,7 @@ fn fold_aggregate(agg: &mut Aggregate, other: &Aggregate) -> Result<(), Overflow
             *a = a.checked_add(*b).ok_or(Overflow { currency: None })?;
         }
         (Aggregate::Money(a), Aggregate::Money(b)) => {
-            for m in b {
+            for m in b.iter() {
                 add_money(a, *m)?;
             }
         }
@@ -172,11 +174,11 @@ fn fold_aggregate(agg: &mut Aggregate, other: &Aggregate) -> Result<(), Overflow
 fn empty_aggregate(rules: &Rules<'_>, first: &Value) -> Aggregate {
     if rules.is_sum() {
         match first {
-            Value::Money(_) => Aggregate::Money(SmallVec::new()),
+            Value::Money(_) => Aggregate::Money(Box::default()),
             _ => Aggregate::Int(0),
         }
     } else if rules.is_union() {
-        Aggregate::Union(Vec::new())
+        Aggregate::Union(Box::default())
     } else {
         Aggregate::None
     }
@@ -193,7 +195,7 @@ pub(crate) fn check_sum(states: &[&TraitState], values: &[&Value]) -> Result<(),
     }
     for value in values {
         let a = acc.get_or_insert_with(|| match value {
-            Value::Money(_) => Aggregate::Money(SmallVec::new()),
+            Value::Money(_) => Aggregate::Money(Box::default()),
             _ => Aggregate::Int(0),
         });
         fold(a, value)?;
@@ -232,6 +234,7 @@ impl TraitState {
                 winner = i;
             }
         }
+        let winner = index(winner);
         Ok(Some(TraitState {
             trait_id: rules.trait_id,
             observations,
@@ -245,10 +248,10 @@ impl TraitState {
         fold(&mut self.aggregate, &obs.value)?;
         let better = self
             .observations
-            .get(self.winner)
+            .get(self.winner as usize)
             .is_none_or(|best| rules.ordering(&obs, best) == Ordering::Greater);
         if better {
-            self.winner = self.observations.len();
+            self.winner = index(self.observations.len());
         }
         self.observations.push(obs);
         Ok(())
@@ -259,15 +262,15 @@ impl TraitState {
         fold_aggregate(&mut self.aggregate, &other.aggregate)?;
         let offset = self.observations.len();
         let take_other = match (
-            self.observations.get(self.winner),
-            other.observations.get(other.winner),
+            self.observations.get(self.winner as usize),
+            other.observations.get(other.winner as usize),
         ) {
             (Some(a), Some(b)) => rules.ordering(b, a) == Ordering::Greater,
             (None, Some(_)) => true,
             _ => false,
         };
         if take_other {
-            self.winner = offset.saturating_add(other.winner);
+            self.winner = index(offset).saturating_add(other.winner);
         }
         self.observations.extend(other.observations);
         Ok(())
@@ -275,8 +278,14 @@ impl TraitState {
 
     /// The observation that gives the current value (or its source and time).
     pub(crate) fn winner(&self) -> Option<&Observation> {
-        self.observations.get(self.winner)
+        self.observations.get(self.winner as usize)
     }
+}
+
+/// An observation's position as stored: a trait never holds 2^32 observations (that
+/// would be hundreds of gigabytes), so the conversion saturates only in theory.
+fn index(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(u32::MAX)
 }
 
 impl Rules<'_> {

@@ -75,6 +75,13 @@ impl Profile {
         }
     }
 
+    /// Makes room for exactly the traits among `ids` the profile does not hold yet, so
+    /// its trait list is not left with the spare room of a doubling.
+    pub(crate) fn reserve_traits(&mut self, ids: impl Iterator<Item = TraitId>) {
+        let new = ids.filter(|&id| self.trait_state(id).is_none()).count();
+        self.traits.reserve_exact(new);
+    }
+
     /// Adds an observation (sums checked beforehand).
     pub(crate) fn observe(
         &mut self,
@@ -122,6 +129,7 @@ impl Profile {
         }
         self.records.join(log, other.records);
         self.events.merge(other.events);
+        self.reserve_traits(other.traits.iter().map(|t| t.trait_id));
         for state in other.traits {
             match self
                 .traits

@@ -129,7 +129,7 @@ fn trait_view(schema: &Schema, state: &TraitState) -> Option<TraitView> {
         Aggregate::None => CurrentValue::Value(winner.value.clone()),
         Aggregate::Int(n) => CurrentValue::Value(Value::Integer(*n)),
         Aggregate::Money(totals) => CurrentValue::MoneyTotals(totals.to_vec()),
-        Aggregate::Union(set) => CurrentValue::Value(Value::TextSet(set.clone())),
+        Aggregate::Union(set) => CurrentValue::Value(Value::TextSet(set.to_vec())),
     };
     let mut observations: Vec<ObservationView> = state
         .observations
