@@ -337,6 +337,11 @@ proptest! {
         }
         let live: audience::segment::RoaringBitmap = e.profile_ids().map(|p| p.0).collect();
         prop_assert!(bitmap.is_subset(&live));
+        prop_assert_eq!(e.count(&plan).unwrap(), bitmap.len());
+        // A sample of everyone has no word form: this takes the bitmap evaluator, whichever
+        // evaluator answered above.
+        let forced = members(&e, &x.clone().and(sample(7, 0, 100)));
+        prop_assert_eq!(forced, bitmap, "{:?}", x);
     }
 
     #[test]

@@ -149,7 +149,7 @@ impl Engine {
         });
         let direct = reads_of(&plan.root, &self.schema, &|_| None);
         let now = self.clock.now().unwrap_or(Timestamp::MIN);
-        let members = self.eval_bitmap(&plan.root, None, now);
+        let members = self.eval_members(&plan.root, now);
         Ok(self.segments.register(Registered {
             name: name.to_string(),
             expr,
@@ -378,7 +378,7 @@ impl Engine {
             candidates.sort_unstable();
             candidates.dedup();
             let changed = if everyone || candidates.len() as u64 > self.segments.live.len() / 16 {
-                let fresh = self.eval_bitmap(&seg.plan.root, None, now);
+                let fresh = self.eval_members(&seg.plan.root, now);
                 let changed = &fresh ^ &seg.members;
                 if let Some(seg) = self.segments.get_mut(i) {
                     seg.members = fresh;

@@ -78,7 +78,7 @@ impl Engine {
     /// since it was compiled.
     pub fn members(&self, plan: &Plan) -> Result<RoaringBitmap, SegmentError> {
         let now = self.clock_for(plan)?;
-        Ok(self.eval_bitmap(&plan.root, None, now))
+        Ok(self.eval_members(&plan.root, now))
     }
 
     /// The number of live profiles in the segment.
@@ -86,7 +86,8 @@ impl Engine {
     /// # Errors
     /// As [`Engine::members`].
     pub fn count(&self, plan: &Plan) -> Result<u64, SegmentError> {
-        Ok(self.members(plan)?.len())
+        let now = self.clock_for(plan)?;
+        Ok(self.count_members(&plan.root, now))
     }
 
     /// Whether the live profile `profile` is part of is in the segment (the row evaluator).

@@ -283,22 +283,17 @@ impl Bsi {
         RoaringBitmap::from_sorted_iter(ids).unwrap_or_default()
     }
 
-    /// Profiles with offsets in `lo..=hi`, in one pass over the blocks from `within`'s
-    /// least to its greatest member (not narrowed to `within` itself).
-    fn range_pass(&self, lo: u64, hi: u64, within: &RoaringBitmap) -> RoaringBitmap {
-        let (Some(first), Some(last)) = (within.min(), within.max()) else {
-            return RoaringBitmap::new();
-        };
-        let (first, last) = (first as usize / BLOCK, last as usize / BLOCK);
+    /// Calls `emit` with the passing profiles of each block from `first` on (at most
+    /// `count` blocks), in one pass: those with offsets in `lo..=hi`.
+    fn scan(&self, lo: u64, hi: u64, first: usize, count: usize, mut emit: impl FnMut(Row)) {
         let s = self.stride();
         let span = self
             .groups
             .get(first * s..)
             .unwrap_or_default()
             .chunks_exact(s)
-            .take(last.saturating_sub(first) + 1);
+            .take(count);
         let (check_lo, check_hi) = (lo > 0, hi < self.top());
-        let mut bytes = Vec::with_capacity(span.len() * WORDS * 8);
         for block in span {
             let (head, slices) = block.split_at(WORDS);
             let mut pass = Row::try_from(head).unwrap_or_default();
@@ -308,11 +303,44 @@ impl Bsi {
             if check_hi && pass != [0; WORDS] {
                 pass = and(pass, at_most(slices, hi));
             }
+            emit(pass);
+        }
+    }
+
+    /// Profiles with offsets in `lo..=hi`, in one pass over the blocks from `within`'s
+    /// least to its greatest member (not narrowed to `within` itself).
+    fn range_pass(&self, lo: u64, hi: u64, within: &RoaringBitmap) -> RoaringBitmap {
+        let (Some(first), Some(last)) = (within.min(), within.max()) else {
+            return RoaringBitmap::new();
+        };
+        let (first, last) = (first as usize / BLOCK, last as usize / BLOCK);
+        let count = last.saturating_sub(first) + 1;
+        let mut bytes = Vec::with_capacity(count * WORDS * 8);
+        self.scan(lo, hi, first, count, |pass| {
             pass.iter()
                 .for_each(|w| bytes.extend_from_slice(&w.to_le_bytes()));
-        }
+        });
         let offset = u32::try_from(first * BLOCK).unwrap_or(u32::MAX);
         RoaringBitmap::from_lsb0_bytes(offset, &bytes)
+    }
+
+    /// ORs into `words` (bit `p % 64` of word `p / 64`) the profiles whose value lies in
+    /// the bounds, as [`Bsi::range`] with every profile as candidate.
+    pub(crate) fn range_words(
+        &self,
+        min: Option<(i64, bool)>,
+        max: Option<(i64, bool)>,
+        words: &mut [u64],
+    ) {
+        let Some((lo, hi)) = self.offsets(min, max) else {
+            return;
+        };
+        let mut out = words.chunks_mut(WORDS);
+        self.scan(lo, hi, 0, usize::MAX, |pass| {
+            if let Some(target) = out.next() {
+                target.iter_mut().zip(pass).for_each(|(w, p)| *w |= p);
+            }
+        });
     }
 
     /// Profiles within `within` whose value is `v`.
@@ -406,6 +434,9 @@ mod tests {
                 None => prop_assert!(want.is_empty()),
             }
             prop_assert_eq!(bsi.range(lo_v, hi_v, &part, false), want_part);
+            let mut words = vec![0u64; model.len().div_ceil(64)];
+            bsi.range_words(lo_v, hi_v, &mut words);
+            prop_assert_eq!(crate::index::words::to_bitmap(&words), want.clone());
             for (p, v) in model.iter().enumerate() {
                 prop_assert_eq!(bsi.get(p as u32), *v);
             }

@@ -96,7 +96,21 @@ impl Categorical {
     /// Profiles within `within` whose value passes `test`; `whole` says `within` holds
     /// every live profile (the index holds live profiles only, so no intersection is needed).
     pub(crate) fn eval(&self, test: &CTest, within: &RoaringBitmap, whole: bool) -> RoaringBitmap {
-        let matching: Vec<&RoaringBitmap> = match test {
+        let matching = self.matching(test);
+        match (test, matching.as_slice()) {
+            (CTest::Missing, _) => within - matching.into_iter().union(),
+            (_, []) => RoaringBitmap::new(),
+            (_, [one]) if whole => (*one).clone(),
+            (_, [one]) => *one & within,
+            _ if whole => matching.into_iter().union(),
+            _ => matching.into_iter().union() & within,
+        }
+    }
+
+    /// The bitmaps of the values that pass `test` (for [`CTest::Missing`], of every value:
+    /// the answer is their complement).
+    pub(crate) fn matching(&self, test: &CTest) -> Vec<&RoaringBitmap> {
+        match test {
             CTest::Eq(v) => self.bitmap(v).into_iter().collect(),
             CTest::In(vs) => vs.iter().filter_map(|v| self.bitmap(v)).collect(),
             CTest::Exists | CTest::Missing => self.bitmaps.iter().collect(),
@@ -107,14 +121,6 @@ impl Categorical {
                 .filter(|(v, _)| passes_value(other, v))
                 .map(|(_, b)| b)
                 .collect(),
-        };
-        match (test, matching.as_slice()) {
-            (CTest::Missing, _) => within - matching.into_iter().union(),
-            (_, []) => RoaringBitmap::new(),
-            (_, [one]) if whole => (*one).clone(),
-            (_, [one]) => *one & within,
-            _ if whole => matching.into_iter().union(),
-            _ => matching.into_iter().union() & within,
         }
     }
 

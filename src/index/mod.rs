@@ -7,6 +7,7 @@
 pub(crate) mod bsi;
 pub(crate) mod categorical;
 pub(crate) mod privacy;
+pub(crate) mod words;
 
 use roaring::RoaringBitmap;
 
@@ -98,6 +99,50 @@ impl TraitIndex {
                 CTest::Missing => within - b.exists(within),
                 CTest::Prefix(_) | CTest::Contains(_) => RoaringBitmap::new(),
             },
+        }
+    }
+}
+
+impl TraitIndex {
+    /// The profiles whose value passes `test`, ORed into `words` (zero on entry; bit
+    /// `p % 64` of word `p / 64`); `live` is every live profile, as words.
+    pub(crate) fn eval_words(
+        &self,
+        test: &CTest,
+        words: &mut [u64],
+        live: &[u64],
+        scratch: &mut Vec<u8>,
+    ) {
+        let mut union = |bitmaps: Vec<&RoaringBitmap>, words: &mut [u64]| {
+            bitmaps
+                .into_iter()
+                .for_each(|b| words::or_into(words, b, scratch));
+        };
+        match self {
+            TraitIndex::Categorical(c) => union(c.matching(test), words),
+            TraitIndex::Numeric(_, Some(few)) if !matches!(test, CTest::Range { .. }) => {
+                union(few.matching(test), words);
+            }
+            TraitIndex::Numeric(b, _) => match test {
+                CTest::Eq(v) => {
+                    if let Some(n) = number(v) {
+                        b.range_words(Some((n, true)), Some((n, true)), words);
+                    }
+                }
+                CTest::In(vs) => runs(vs.iter().filter_map(number))
+                    .for_each(|(lo, hi)| b.range_words(Some((lo, true)), Some((hi, true)), words)),
+                CTest::Range { min, max } => {
+                    let bound = |x: &Option<(Value, bool)>| {
+                        x.as_ref().and_then(|(v, inc)| number(v).map(|n| (n, *inc)))
+                    };
+                    b.range_words(bound(min), bound(max), words);
+                }
+                CTest::Exists | CTest::Missing => union(vec![b.profiles()], words),
+                CTest::Prefix(_) | CTest::Contains(_) => {}
+            },
+        }
+        if matches!(test, CTest::Missing) {
+            words::complement(words, live);
         }
     }
 }

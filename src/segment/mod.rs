@@ -31,6 +31,7 @@
 
 pub(crate) mod compile;
 pub(crate) mod eval_bitmap;
+pub(crate) mod eval_dense;
 pub(crate) mod eval_row;
 pub(crate) mod explain;
 pub(crate) mod expr;
