@@ -699,6 +699,7 @@ impl Engine {
             profile.events.insert(&mut events);
             if !checked.consent.is_empty() {
                 let privacy = profile.privacy_mut();
+                privacy.reserve(checked.consent.len());
                 for (i, &(purpose, channel, granted)) in checked.consent.iter().enumerate() {
                     privacy.add(Statement {
                         at: record.timestamp,

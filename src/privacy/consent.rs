@@ -77,6 +77,12 @@ impl Privacy {
         self.statements.is_empty() && self.restrictions.is_empty() && self.suppressions.is_empty()
     }
 
+    /// Makes room for exactly `n` more statements (a record's), so the history is not
+    /// left with the spare room of a doubling.
+    pub(crate) fn reserve(&mut self, n: usize) {
+        self.statements.reserve_exact(n);
+    }
+
     /// Adds a statement, keeping the order.
     pub(crate) fn add(&mut self, statement: Statement) {
         let key = (statement.at, statement.record);

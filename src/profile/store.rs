@@ -413,3 +413,48 @@ impl ProfileStore {
         bytes
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::RecordId;
+    use crate::record::Value;
+    use crate::schema::{IdentifierKindDef, Normalizer, Schema, TraitDef, TraitType};
+    use crate::time::Timestamp;
+
+    #[test]
+    fn a_record_s_new_traits_take_exactly_their_room() {
+        let mut b = Schema::builder()
+            .identifier_kind(IdentifierKindDef::new("email", Normalizer::Email, 1))
+            .source("app", 1);
+        for name in ["a", "b", "c", "d", "e"] {
+            b = b.trait_def(TraitDef::new(name, TraitType::Integer));
+        }
+        let schema = b.build().unwrap();
+        let ids: Vec<TraitId> = ["a", "b", "c", "d", "e"]
+            .iter()
+            .map(|n| schema.trait_id(n).unwrap())
+            .collect();
+        let source = schema.source_id("app").unwrap();
+        let mut profile = Profile::default();
+        let observe = |profile: &mut Profile, id: TraitId, n: i64| {
+            let obs = Observation {
+                value: Value::Integer(n),
+                source,
+                at: Timestamp(0),
+                record: RecordId(0),
+            };
+            profile
+                .observe(&Rules::new(&schema, id).unwrap(), id, obs)
+                .unwrap();
+        };
+        profile.reserve_traits(ids.iter().copied());
+        for (n, &id) in ids.iter().enumerate() {
+            observe(&mut profile, id, n as i64);
+        }
+        assert_eq!((profile.traits.len(), profile.traits.capacity()), (5, 5));
+        // Traits it holds already need no room.
+        profile.reserve_traits(ids.iter().copied());
+        assert_eq!(profile.traits.capacity(), 5);
+    }
+}
