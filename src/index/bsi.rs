@@ -64,24 +64,6 @@ fn at_least(slices: &[u64], k: u64) -> Row {
     greater
 }
 
-/// Per profile of a block's `slices`: whether its offset is at most `k`. Bits under
-/// `k`'s lowest clear bit cannot change the answer, so they are not read.
-fn at_most(slices: &[u64], k: u64) -> Row {
-    let (mut less, mut equal) = ([0u64; WORDS], [!0u64; WORDS]);
-    let low = k.trailing_ones() as usize;
-    for (i, row) in rows(slices).skip(low).rev() {
-        let one = 0u64.wrapping_sub(k >> i & 1);
-        for ((l, e), s) in less.iter_mut().zip(&mut equal).zip(row) {
-            *l |= *e & !s & one;
-            *e &= !(s ^ one);
-        }
-    }
-    for (l, e) in less.iter_mut().zip(equal) {
-        *l |= e;
-    }
-    less
-}
-
 /// Word by word `a & b`.
 fn and(mut a: Row, b: Row) -> Row {
     a.iter_mut().zip(b).for_each(|(x, y)| *x &= y);
@@ -301,7 +283,9 @@ impl Bsi {
                 pass = and(pass, at_least(slices, lo));
             }
             if check_hi && pass != [0; WORDS] {
-                pass = and(pass, at_most(slices, hi));
+                // At most `hi` is not at least `hi + 1` (which fits: `hi` is under the top).
+                let above = at_least(slices, hi + 1);
+                pass = and(pass, above.map(|w| !w));
             }
             emit(pass);
         }
