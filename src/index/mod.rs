@@ -89,21 +89,14 @@ impl TraitIndex {
                 CTest::In(vs) => runs(vs.iter().filter_map(number))
                     .map(|(lo, hi)| b.range(Some((lo, true)), Some((hi, true)), within, whole))
                     .fold(RoaringBitmap::new(), |acc, x| acc | x),
-                CTest::Range { min, max } => {
-                    let bound = |x: &Option<(Value, bool)>| {
-                        x.as_ref().and_then(|(v, inc)| number(v).map(|n| (n, *inc)))
-                    };
-                    b.range(bound(min), bound(max), within, whole)
-                }
+                CTest::Range { min, max } => b.range(bound(min), bound(max), within, whole),
                 CTest::Exists => b.exists(within),
                 CTest::Missing => within - b.exists(within),
                 CTest::Prefix(_) | CTest::Contains(_) => RoaringBitmap::new(),
             },
         }
     }
-}
 
-impl TraitIndex {
     /// The profiles whose value passes `test`, ORed into `words` (zero on entry; bit
     /// `p % 64` of word `p / 64`); `live` is every live profile, as words.
     pub(crate) fn eval_words(
@@ -131,12 +124,7 @@ impl TraitIndex {
                 }
                 CTest::In(vs) => runs(vs.iter().filter_map(number))
                     .for_each(|(lo, hi)| b.range_words(Some((lo, true)), Some((hi, true)), words)),
-                CTest::Range { min, max } => {
-                    let bound = |x: &Option<(Value, bool)>| {
-                        x.as_ref().and_then(|(v, inc)| number(v).map(|n| (n, *inc)))
-                    };
-                    b.range_words(bound(min), bound(max), words);
-                }
+                CTest::Range { min, max } => b.range_words(bound(min), bound(max), words),
                 CTest::Exists | CTest::Missing => union(vec![b.profiles()], words),
                 CTest::Prefix(_) | CTest::Contains(_) => {}
             },
@@ -145,6 +133,11 @@ impl TraitIndex {
             words::complement(words, live);
         }
     }
+}
+
+/// A range bound `(value, inclusive)` as the numeric index stores it.
+fn bound(x: &Option<(Value, bool)>) -> Option<(i64, bool)> {
+    x.as_ref().and_then(|(v, inc)| number(v).map(|n| (n, *inc)))
 }
 
 /// Sorted integers as runs of consecutive values `(first, last)`.
