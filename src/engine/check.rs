@@ -28,6 +28,7 @@ impl Engine {
         self.indexes.check(self.profiles.iter_live())?;
         self.check_materialized()?;
         self.check_registered()?;
+        self.segments.check_rows()?;
         self.check_retention()?;
         self.check_event_counts()?;
         self.check_privacy()?;

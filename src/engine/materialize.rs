@@ -93,9 +93,7 @@ impl Engine {
             .collect();
         let mut changed = SmallVec::new();
         for (i, member, next) in states {
-            if let Some(m) = self.segments.materialized.get_mut(i)
-                && m.set(p, member, next)
-            {
+            if self.segments.set_leaf(i, p, member, next) {
                 changed.push(i);
             }
         }
@@ -104,13 +102,10 @@ impl Engine {
 
     /// Takes retired profile `p` out of every materialized leaf.
     pub(crate) fn retire_materialized(&mut self, p: ProfileId) {
-        for m in self
-            .segments
-            .materialized
-            .iter_mut()
-            .filter(|m| m.users > 0)
-        {
-            m.set(p, false, None);
+        for i in 0..self.segments.materialized.len() {
+            if self.segments.materialized(i).is_some() {
+                self.segments.set_leaf(i, p, false, None);
+            }
         }
     }
 
@@ -123,10 +118,8 @@ impl Engine {
             .into_iter()
             .map(|p| (p, self.leaf_state(&m.leaf, p)))
             .collect();
-        if let Some(m) = self.segments.materialized.get_mut(i) {
-            for (p, (member, next)) in states {
-                m.set(p, member, next);
-            }
+        for (p, (member, next)) in states {
+            self.segments.set_leaf(i, p, member, next);
         }
     }
 
@@ -163,8 +156,8 @@ impl Engine {
                 }
             }
         }
-        for (m, states) in self.segments.materialized.iter_mut().zip(&states) {
-            m.set_sorted(states);
+        for (i, states) in states.iter().enumerate() {
+            self.segments.set_leaf_sorted(i, states);
         }
         due_per_leaf
     }

@@ -311,14 +311,11 @@ impl Engine {
             Node::And(c) => c.iter().all(|n| self.row_live(n, p, profile, now)),
             Node::Or(c) => c.iter().any(|n| self.row_live(n, p, profile, now)),
             Node::Not(c) => !self.row_live(c, p, profile, now),
-            Node::Materialized(i) => match self.segments.materialized(*i) {
-                Some(m) => m.members.contains(p.0),
+            Node::Materialized(i) => match self.segments.leaf_holds(*i, p.0) {
+                Some(member) => member,
                 None => leaf(node),
             },
-            Node::Segment(i) => self
-                .segments
-                .get(*i)
-                .is_some_and(|s| s.members.contains(p.0)),
+            Node::Segment(i) => self.segments.segment_holds(*i, p.0),
             other => leaf(other),
         }
     }
@@ -377,13 +374,15 @@ impl Engine {
             }
             candidates.sort_unstable();
             candidates.dedup();
-            let changed = if everyone || candidates.len() as u64 > self.segments.live.len() / 16 {
+            let answers: SmallVec<[(u32, bool); 4]> = if everyone
+                || candidates.len() as u64 > self.segments.live.len() / 16
+            {
                 let fresh = self.eval_members(&seg.plan.root, now);
-                let changed = &fresh ^ &seg.members;
-                if let Some(seg) = self.segments.get_mut(i) {
-                    seg.members = fresh;
-                }
-                changed.iter().collect::<SmallVec<[u32; 4]>>()
+                let moved = self.segments.replace_members(i, fresh);
+                moved
+                    .iter()
+                    .map(|id| (id, self.segments.segment_holds(i, id)))
+                    .collect()
             } else {
                 let answers: SmallVec<[(u32, bool); 4]> = candidates
                     .iter()
@@ -393,21 +392,20 @@ impl Engine {
                             && self.row_live(&seg.plan.root, p, &std::cell::OnceCell::new(), now);
                         (id, member)
                     })
-                    .filter(|&(id, member)| seg.members.contains(id) != member)
+                    .filter(|&(id, member)| self.segments.segment_holds(i, id) != member)
                     .collect();
-                if let Some(seg) = self.segments.get_mut(i) {
-                    crate::index::set_sorted(&mut seg.members, &answers);
-                }
-                answers.iter().map(|&(id, _)| id).collect()
+                self.segments.set_members(i, &answers);
+                answers
             };
+            let changed: SmallVec<[u32; 4]> = answers.iter().map(|&(id, _)| id).collect();
             let segment = SegmentId(u32::try_from(i).unwrap_or(u32::MAX));
-            if let Some(seg) = self.segments.get(i) {
-                let changes: Vec<SegmentChange> = changed
+            if self.segments.get(i).is_some() {
+                let changes: Vec<SegmentChange> = answers
                     .iter()
-                    .map(|&id| SegmentChange {
+                    .map(|&(id, member)| SegmentChange {
                         segment,
                         profile: ProfileId(id),
-                        change: if seg.members.contains(id) {
+                        change: if member {
                             Change::Entered
                         } else {
                             Change::Exited

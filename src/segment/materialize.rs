@@ -280,11 +280,16 @@ impl Materialized {
         changed
     }
 
-    /// Reads `p`'s bit and instant without using them; see [`ProfileStore::warm`].
+    /// Schedules `p` at `next` (its answer unchanged).
+    pub(crate) fn schedule(&mut self, p: ProfileId, next: Option<Timestamp>) {
+        self.due.set(p, next);
+    }
+
+    /// Reads `p`'s instant without using it; see [`ProfileStore::warm`].
     ///
     /// [`ProfileStore::warm`]: crate::profile::ProfileStore::warm
     pub(crate) fn warm(&self, p: ProfileId) -> bool {
-        self.members.contains(p.0) ^ self.due.get(p).is_some()
+        self.due.get(p).is_some()
     }
 
     /// Records the answers and next changes of `states` (ascending profile ids).

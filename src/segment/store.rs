@@ -4,11 +4,14 @@
 
 use roaring::RoaringBitmap;
 
+use crate::ids::ProfileId;
 use crate::ids::SegmentId;
 use crate::realtime::{Reads, SegmentChange};
 use crate::segment::compile::{Node, Plan};
 use crate::segment::expr::Expr;
 use crate::segment::materialize::Materialized;
+use crate::segment::rows::{AnswerRows, leaf_column, segment_column};
+use crate::time::Timestamp;
 
 /// One registered segment.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -76,6 +79,9 @@ pub(crate) struct SegmentStore {
     pub(crate) materialized: Vec<Materialized>,
     /// Changes not yet drained by the host.
     pub(crate) changes: Vec<SegmentChange>,
+    /// The answers of `slots` and `materialized` by profile (a mirror of their members,
+    /// written only here).
+    rows: AnswerRows,
 }
 
 impl SegmentStore {
@@ -169,6 +175,8 @@ impl SegmentStore {
 
     /// Adds a registered segment; returns its id.
     pub(crate) fn register(&mut self, segment: Registered) -> SegmentId {
+        self.rows
+            .fill(segment_column(self.slots.len()), &segment.members);
         self.slots.push(Some(segment));
         SegmentId(u32::try_from(self.slots.len() - 1).unwrap_or(u32::MAX))
     }
@@ -176,12 +184,123 @@ impl SegmentStore {
     /// Removes the segment at `i`; its materialized leaves lose a user each.
     pub(crate) fn unregister(&mut self, i: usize) -> Option<Registered> {
         let gone = self.slots.get_mut(i)?.take()?;
+        self.rows.clear(segment_column(i));
         for &leaf in &gone.leaves {
             if let Some(m) = self.materialized.get_mut(leaf) {
                 m.release();
+                if m.users == 0 {
+                    self.rows.clear(leaf_column(leaf));
+                }
             }
         }
         Some(gone)
+    }
+
+    /// Whether `p` is a member of the registered segment at `i`, from its row when the
+    /// segment's column is mirrored (one cache line for all segments).
+    pub(crate) fn segment_holds(&self, i: usize, p: u32) -> bool {
+        match self.rows.get(p, segment_column(i)) {
+            Some(on) => on,
+            None => self.get(i).is_some_and(|s| s.members.contains(p)),
+        }
+    }
+
+    /// Sets the answers `changes` (ascending ids, each a real change) of the segment at
+    /// `i`.
+    pub(crate) fn set_members(&mut self, i: usize, changes: &[(u32, bool)]) {
+        let Some(seg) = self.slots.get_mut(i).and_then(Option::as_mut) else {
+            return;
+        };
+        crate::index::set_sorted(&mut seg.members, changes);
+        for &(p, on) in changes {
+            self.rows.set(p, segment_column(i), on);
+        }
+    }
+
+    /// The segment at `i` has exactly `fresh` as members from now on; returns the
+    /// profiles that moved, ascending.
+    pub(crate) fn replace_members(&mut self, i: usize, fresh: RoaringBitmap) -> RoaringBitmap {
+        let Some(seg) = self.slots.get_mut(i).and_then(Option::as_mut) else {
+            return RoaringBitmap::new();
+        };
+        let moved = &fresh ^ &seg.members;
+        for p in &moved {
+            self.rows.set(p, segment_column(i), fresh.contains(p));
+        }
+        seg.members = fresh;
+        moved
+    }
+
+    /// `p`'s answer to the materialized leaf at `j`, from its row when mirrored; `None`
+    /// when no segment reads the leaf (it is not kept).
+    pub(crate) fn leaf_holds(&self, j: usize, p: u32) -> Option<bool> {
+        let m = self.materialized(j)?;
+        Some(
+            self.rows
+                .get(p, leaf_column(j))
+                .unwrap_or_else(|| m.members.contains(p)),
+        )
+    }
+
+    /// Records `p`'s answer to the materialized leaf at `j` and its next change (`None`:
+    /// retired, or never again); returns whether the answer changed. An unchanged answer
+    /// only reschedules (the row says so without touching the bitmap).
+    pub(crate) fn set_leaf(
+        &mut self,
+        j: usize,
+        p: ProfileId,
+        member: bool,
+        next: Option<Timestamp>,
+    ) -> bool {
+        let col = leaf_column(j);
+        let was = self.rows.get(p.0, col);
+        let Some(m) = self.materialized.get_mut(j) else {
+            return false;
+        };
+        if was == Some(member) {
+            m.schedule(p, next);
+            return false;
+        }
+        let changed = m.set(p, member, next);
+        self.rows.set(p.0, col, member);
+        changed
+    }
+
+    /// Records the answers and next changes of `states` (ascending profile ids) for the
+    /// materialized leaf at `j`.
+    pub(crate) fn set_leaf_sorted(
+        &mut self,
+        j: usize,
+        states: &[(ProfileId, bool, Option<Timestamp>)],
+    ) {
+        let Some(m) = self.materialized.get_mut(j) else {
+            return;
+        };
+        m.set_sorted(states);
+        for &(p, on, _) in states {
+            self.rows.set(p.0, leaf_column(j), on);
+        }
+    }
+
+    /// Whether every row mirrors the members of its segment or leaf.
+    pub(crate) fn check_rows(&self) -> Result<(), String> {
+        for (i, slot) in self.slots.iter().enumerate() {
+            let empty = RoaringBitmap::new();
+            let members = slot.as_ref().map_or(&empty, |s| &s.members);
+            if !self.rows.mirrors(segment_column(i), members) {
+                return Err(format!(
+                    "segment {i}: its answer rows differ from its members"
+                ));
+            }
+        }
+        for (j, m) in self.materialized.iter().enumerate() {
+            if !self.rows.mirrors(leaf_column(j), &m.members) {
+                return Err(format!(
+                    "materialized leaf {j}: its answer rows differ from its members"
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Estimated heap bytes: the live bitmap, members, materialized leaves and the queue.
@@ -197,5 +316,6 @@ impl SegmentStore {
                 .map(Materialized::heap_bytes)
                 .sum::<usize>()
             + self.changes.capacity() * std::mem::size_of::<SegmentChange>()
+            + self.rows.heap_bytes()
     }
 }
