@@ -80,9 +80,7 @@ impl Engine {
         });
         if expired.records_expired > 0 {
             // Two passes, one net change per (segment, profile): back in their order.
-            if let Some(tail) = self.segments.changes.get_mut(queued..) {
-                tail.sort_by_key(|c| (c.segment, c.profile));
-            }
+            self.segments.changes.sort_since(queued);
         }
         if expired.events > 0 || expired.records_expired > 0 {
             self.retention_pending.add_counts(&expired);

@@ -269,10 +269,8 @@ impl Engine {
         receipt.segment_exits = self
             .segments
             .changes
-            .get(before..)
-            .unwrap_or_default()
-            .iter()
-            .filter(|c| id_set.contains(&c.profile))
+            .profiles_since(before)
+            .filter(|p| id_set.contains(p))
             .count();
         receipt.rebuilt = rebuilt.profiles;
         receipt.refused = rebuilt.refused;

@@ -281,14 +281,21 @@ impl Engine {
     /// Hands the queued entries and exits to the host and empties the queue. Changes come
     /// in the order of the calls that caused them; within one record or call, by
     /// (segment id, profile id). Each is a net change: a profile that entered and left
-    /// within one record or call is not reported. The queue grows until drained.
+    /// within one record or call is not reported. The queue grows until drained (24
+    /// bytes per change, each distinct cause kept once).
     pub fn drain_changes(&mut self) -> Vec<SegmentChange> {
-        std::mem::take(&mut self.segments.changes)
+        self.segments.changes.take()
     }
 
-    /// The changes queued and not drained yet.
-    pub fn pending_changes(&self) -> &[SegmentChange] {
-        &self.segments.changes
+    /// The changes queued and not drained yet, in order (a copy: the queue keeps them
+    /// compact).
+    pub fn pending_changes(&self) -> Vec<SegmentChange> {
+        self.segments.changes.to_vec()
+    }
+
+    /// How many changes are queued and not drained yet.
+    pub fn pending_change_count(&self) -> usize {
+        self.segments.changes.len()
     }
 
     /// Whether live profile `p` (held by `profile`) satisfies `node`, reading the
@@ -399,30 +406,27 @@ impl Engine {
             };
             let changed: SmallVec<[u32; 4]> = answers.iter().map(|&(id, _)| id).collect();
             let segment = SegmentId(u32::try_from(i).unwrap_or(u32::MAX));
-            if self.segments.get(i).is_some() {
-                let changes: Vec<SegmentChange> = answers
-                    .iter()
-                    .map(|&(id, member)| SegmentChange {
-                        segment,
-                        profile: ProfileId(id),
-                        change: if member {
-                            Change::Entered
-                        } else {
-                            Change::Exited
-                        },
-                        at,
-                        cause: cause(ProfileId(id)),
-                    })
-                    .collect();
-                if let Some(seg) = self.segments.get_mut(i) {
-                    for c in &changes {
-                        match c.change {
-                            Change::Entered => seg.entered.insert(c.profile.0, c.at),
-                            Change::Exited => seg.entered.remove(&c.profile.0),
-                        };
+            if let Some(seg) = self.segments.get_mut(i) {
+                for &(id, member) in &answers {
+                    if member {
+                        seg.entered.insert(id, at);
+                    } else {
+                        seg.entered.remove(&id);
                     }
                 }
-                self.segments.changes.extend(changes);
+            }
+            for &(id, member) in &answers {
+                self.segments.changes.push(SegmentChange {
+                    segment,
+                    profile: ProfileId(id),
+                    change: if member {
+                        Change::Entered
+                    } else {
+                        Change::Exited
+                    },
+                    at,
+                    cause: cause(ProfileId(id)),
+                });
             }
             if !changed.is_empty() {
                 moved.push((i, changed));

@@ -37,6 +37,7 @@ pub(crate) mod explain;
 pub(crate) mod expr;
 pub(crate) mod materialize;
 pub(crate) mod portable;
+pub(crate) mod queue;
 pub(crate) mod rows;
 pub(crate) mod sample;
 pub(crate) mod simplify;

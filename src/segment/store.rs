@@ -6,10 +6,11 @@ use roaring::RoaringBitmap;
 
 use crate::ids::ProfileId;
 use crate::ids::SegmentId;
-use crate::realtime::{Reads, SegmentChange};
+use crate::realtime::Reads;
 use crate::segment::compile::{Node, Plan};
 use crate::segment::expr::Expr;
 use crate::segment::materialize::Materialized;
+use crate::segment::queue::ChangeQueue;
 use crate::segment::rows::{AnswerRows, leaf_column, segment_column};
 use crate::time::Timestamp;
 
@@ -78,7 +79,7 @@ pub(crate) struct SegmentStore {
     /// Conditions of registered segments, kept as bitmaps (shared between segments).
     pub(crate) materialized: Vec<Materialized>,
     /// Changes not yet drained by the host.
-    pub(crate) changes: Vec<SegmentChange>,
+    pub(crate) changes: ChangeQueue,
     /// The answers of `slots` and `materialized` by profile (a mirror of their members,
     /// written only here).
     rows: AnswerRows,
@@ -315,7 +316,7 @@ impl SegmentStore {
                 .iter()
                 .map(Materialized::heap_bytes)
                 .sum::<usize>()
-            + self.changes.capacity() * std::mem::size_of::<SegmentChange>()
+            + self.changes.heap_bytes()
             + self.rows.heap_bytes()
     }
 }

@@ -1002,7 +1002,7 @@ impl Engine {
                 "unknown segment or profile",
             )?;
         }
-        self.segments.changes = state.changes;
+        self.segments.changes = state.changes.into();
         Ok(())
     }
 

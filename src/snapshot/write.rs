@@ -221,7 +221,7 @@ impl Engine {
                     })
                 })
                 .collect(),
-            changes: self.segments.changes.clone(),
+            changes: self.segments.changes.to_vec(),
             identifier_suppressions: self
                 .suppressed_ids
                 .iter()
