@@ -176,7 +176,11 @@ proptest! {
                 }
             }
             e.internal_validate().map_err(TestCaseError::fail)?;
+            let pending = e.pending_changes();
+            prop_assert_eq!(e.pending_change_count(), pending.len());
             let changes = e.drain_changes();
+            prop_assert_eq!(&changes, &pending, "draining gives what was pending");
+            prop_assert_eq!(e.pending_change_count(), 0);
             // Ordered by (segment, profile) within the call, one per profile at most.
             let keys: Vec<_> = changes.iter().map(|c| (c.segment, c.profile)).collect();
             let mut sorted = keys.clone();

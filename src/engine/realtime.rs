@@ -293,7 +293,23 @@ impl Engine {
         self.segments.changes.to_vec()
     }
 
-    /// How many changes are queued and not drained yet.
+    /// How many changes are queued and not drained yet (no copy).
+    ///
+    /// ```
+    /// use audience::segment::trait_;
+    /// use audience::{Engine, Record, Schema, Timestamp};
+    /// let mut engine = Engine::new(Schema::retail_default());
+    /// engine.register_segment("germans", trait_("country").eq("DE"))?;
+    /// let t = Timestamp::from_secs(1_700_000_000)?;
+    /// for user in ["ann", "bob"] {
+    ///     engine.ingest(&Record::builder(t, "web").identifier("user_id", user).trait_value("country", "DE").build())?;
+    /// }
+    /// assert_eq!(engine.pending_change_count(), 2);
+    /// assert_eq!(engine.pending_changes().len(), 2);
+    /// assert_eq!(engine.drain_changes().len(), 2);
+    /// assert_eq!(engine.pending_change_count(), 0);
+    /// # Ok::<(), audience::Error>(())
+    /// ```
     pub fn pending_change_count(&self) -> usize {
         self.segments.changes.len()
     }
