@@ -4,8 +4,7 @@
 
 use roaring::RoaringBitmap;
 
-use crate::ids::ProfileId;
-use crate::ids::SegmentId;
+use crate::ids::{ProfileId, SegmentId};
 use crate::realtime::Reads;
 use crate::segment::compile::{Node, Plan};
 use crate::segment::expr::Expr;
