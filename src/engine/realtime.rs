@@ -33,6 +33,9 @@ pub(crate) enum Dirty<'a> {
     Rfm,
 }
 
+/// Profiles whose answer to one segment changed, each with its new answer, ascending.
+type Answers = SmallVec<[(u32, bool); 4]>;
+
 /// The segment names `expr` mentions.
 fn named_segments(expr: &Expr) -> Vec<&str> {
     let mut names = Vec::new();
@@ -357,8 +360,9 @@ impl Engine {
             return;
         }
         let now = self.clock.now().unwrap_or(Timestamp::MIN);
-        // The segments whose members moved in this call, with the profiles that moved.
-        let mut moved: SmallVec<[(usize, SmallVec<[u32; 4]>); 4]> = SmallVec::new();
+        // The segments whose members moved in this call, with the profiles that moved
+        // (and whether each is now a member).
+        let mut moved: SmallVec<[(usize, Answers); 4]> = SmallVec::new();
         for i in 0..slots {
             let Some(seg) = self.segments.get(i) else {
                 continue;
@@ -390,14 +394,14 @@ impl Engine {
                 Dirty::Rfm => everyone = seg.reads.rfm,
             }
             for (_, ids) in moved.iter().filter(|(m, _)| seg.refs.contains(m)) {
-                candidates.extend(ids.iter().copied());
+                candidates.extend(ids.iter().map(|&(id, _)| id));
             }
             if !everyone && candidates.is_empty() {
                 continue;
             }
             candidates.sort_unstable();
             candidates.dedup();
-            let answers: SmallVec<[(u32, bool); 4]> = if everyone
+            let answers: Answers = if everyone
                 || candidates.len() as u64 > self.segments.live.len() / 16
             {
                 let fresh = self.eval_members(&seg.plan.root, now);
@@ -420,7 +424,6 @@ impl Engine {
                 self.segments.set_members(i, &answers);
                 answers
             };
-            let changed: SmallVec<[u32; 4]> = answers.iter().map(|&(id, _)| id).collect();
             let segment = SegmentId(u32::try_from(i).unwrap_or(u32::MAX));
             if let Some(seg) = self.segments.get_mut(i) {
                 for &(id, member) in &answers {
@@ -444,8 +447,8 @@ impl Engine {
                     cause: cause(ProfileId(id)),
                 });
             }
-            if !changed.is_empty() {
-                moved.push((i, changed));
+            if !answers.is_empty() {
+                moved.push((i, answers));
             }
         }
     }
