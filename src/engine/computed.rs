@@ -13,9 +13,10 @@ use crate::ids::ProfileId;
 use crate::profile::Profile;
 use crate::profile::WARM_BLOCK;
 use crate::realtime::Cause;
-use crate::schema::ComputedRule;
+use crate::schema::{ComputedRule, Schema};
 use crate::time::Timestamp;
 use crate::zone::Zone;
+use smallvec::SmallVec;
 
 /// The zone a habit reads `profile`'s local hours in.
 fn zone(rule: &ComputedRule, profile: &Profile) -> Zone {
@@ -97,7 +98,8 @@ impl Engine {
         for block in due.chunks(WARM_BLOCK) {
             self.profiles.warm(block.iter().copied());
             for &p in block {
-                self.update_computed(p, |rules, profile, texts, _| {
+                self.update_computed(p, |schema, profile, texts, _| {
+                    let rules = schema.computed_rules();
                     let zones: Vec<Zone> = rules.iter().map(|rule| zone(rule, profile)).collect();
                     let accs = rules.iter().zip(profile.computed.iter_mut()).zip(zones);
                     for ((rule, acc), z) in accs {
@@ -117,7 +119,7 @@ impl Engine {
     fn update_computed(
         &mut self,
         p: ProfileId,
-        update: impl FnOnce(&[ComputedRule], &mut Profile, &TextPool, Option<Timestamp>),
+        update: impl FnOnce(&Schema, &mut Profile, &TextPool, Option<Timestamp>),
     ) {
         let now = self.clock.now();
         let Engine {
@@ -129,13 +131,14 @@ impl Engine {
         let Some(profile) = profiles.get_mut(p) else {
             return;
         };
-        update(schema.computed_rules(), profile, texts, now);
+        update(schema, profile, texts, now);
         self.schedule(p);
     }
 
     /// Recomputes every computed trait of `p` from its events.
     pub(crate) fn refresh_computed(&mut self, p: ProfileId) {
-        self.update_computed(p, |rules, profile, texts, now| {
+        self.update_computed(p, |schema, profile, texts, now| {
+            let rules = schema.computed_rules();
             profile.computed = if rules.is_empty() || profile.events.is_empty() {
                 Vec::new()
             } else {
@@ -151,16 +154,27 @@ impl Engine {
 
     /// Adds newly stored events of `p` to its computed traits.
     pub(crate) fn add_computed(&mut self, p: ProfileId, events: &[NewEvent]) {
-        self.update_computed(p, |rules, profile, texts, now| {
+        self.update_computed(p, |schema, profile, texts, now| {
+            let rules = schema.computed_rules();
             if profile.computed.len() != rules.len() {
                 profile.computed = rules.iter().map(Acc::empty).collect();
             }
-            let zones: Vec<Zone> = rules.iter().map(|rule| zone(rule, profile)).collect();
-            for ((rule, acc), z) in rules.iter().zip(profile.computed.iter_mut()).zip(zones) {
-                for e in events {
-                    computed::add_event(rule, acc, e, now, texts, z);
+            // Only the rules that read an event's kind see it; a zone is looked up once
+            // per rule that needs one.
+            let mut zones: SmallVec<[Option<Zone>; 8]> = SmallVec::from_elem(None, rules.len());
+            for e in events {
+                for &r in schema.computed_readers(e.kind) {
+                    let r = usize::from(r);
+                    let (Some(rule), Some(z)) = (rules.get(r), zones.get_mut(r)) else {
+                        continue;
+                    };
+                    let z = *z.get_or_insert_with(|| zone(rule, profile));
+                    if let Some(acc) = profile.computed.get_mut(r) {
+                        computed::add_event(rule, acc, e, now, texts, z);
+                    }
                 }
             }
+            profile.computed.iter_mut().for_each(Acc::trim);
         });
     }
 

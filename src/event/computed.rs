@@ -151,6 +151,18 @@ pub(crate) fn contributions(
     texts: &TextPool,
 ) -> SmallVec<[Contribution; 1]> {
     let mut out = SmallVec::new();
+    each_contribution(rule, e, texts, |c| out.push(c));
+    out
+}
+
+/// Calls `f` with each contribution of `e` to `rule`, in term order (what
+/// [`contributions`] collects, without a buffer: the hot path of ingest).
+fn each_contribution(
+    rule: &ComputedRule,
+    e: &impl EventData,
+    texts: &TextPool,
+    mut f: impl FnMut(Contribution),
+) {
     for term in rule.terms(e.kind()) {
         if !holds(term, e, texts) {
             continue;
@@ -163,14 +175,13 @@ pub(crate) fn contributions(
             },
         };
         let n = amount(piece);
-        out.push(Contribution {
+        f(Contribution {
             key: e.key(),
             piece,
             // The magnitude bound keeps every amount above i64::MIN.
             amount: if term.negate { n.saturating_neg() } else { n },
         });
     }
-    out
 }
 
 /// The absolute amounts `e` carries for `rule`'s sum, conditions aside: the bound that
@@ -244,10 +255,9 @@ impl Acc {
                             t.count = t.count.saturating_add(1);
                         }
                     }
-                    Err(i) => {
-                        entries.reserve_exact(1);
-                        entries.insert(i, Tally { bits, count: 1 });
-                    }
+                    // Grows by doubling; [`Acc::trim`] gives the spare room back once a
+                    // record's events are in.
+                    Err(i) => entries.insert(i, Tally { bits, count: 1 }),
                 }
             }
             Acc::Habit(parts) => {
@@ -289,6 +299,13 @@ impl Acc {
             }
         }
         true
+    }
+
+    /// Gives back the spare room of a growing tally (the state stays exactly sized).
+    pub(crate) fn trim(&mut self) {
+        if let Acc::Tally(entries) = self {
+            entries.shrink_to_fit();
+        }
     }
 
     fn add_magnitude(&mut self, m: u64) {
@@ -354,11 +371,10 @@ pub(crate) fn recompute(
     }
     if let Some(now) = now {
         for e in h.range(window_range(h, rule.window, now)) {
-            for c in contributions(rule, &e, texts) {
-                acc.add(rule.op, zone, &c);
-            }
+            each_contribution(rule, &e, texts, |c| acc.add(rule.op, zone, &c));
         }
     }
+    acc.trim();
     acc
 }
 
@@ -376,9 +392,7 @@ pub(crate) fn add_event(
     }
     acc.add_magnitude(event_magnitude(rule, e));
     if now.is_some_and(|now| rule.window.contains(e.at, now)) {
-        for c in contributions(rule, e, texts) {
-            acc.add(rule.op, zone, &c);
-        }
+        each_contribution(rule, e, texts, |c| acc.add(rule.op, zone, &c));
     }
 }
 
@@ -414,6 +428,7 @@ pub(crate) fn advance(
             }
         }
     }
+    acc.trim();
 }
 
 /// The next instant after `now` at which some state of `rules` over `h` can change

@@ -26,6 +26,7 @@ pub use defs::{
 };
 
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 
 use crate::error::{DropReason, SchemaError};
 use crate::hash::{FastMap, fast_map};
@@ -61,6 +62,8 @@ pub struct Schema {
     kind_ranks: Vec<u16>,
     /// Computed traits, compiled, by id.
     computed: Vec<ComputedRule>,
+    /// Per event kind: the computed traits (by position) that read it.
+    computed_readers: Vec<SmallVec<[u16; 4]>>,
     computed_names: FastMap<String, ComputedId>,
     /// Per trait: whether some habit reads it as a time zone.
     time_zone_traits: Vec<bool>,
@@ -113,6 +116,19 @@ impl Schema {
         }
         let computed_names = name_map("computed trait", def.computed.iter().map(|c| &c.name))?;
         let computed = computed::compile(&def, &event_names, &trait_names)?;
+        let computed_readers = (0..def.event_kinds.len())
+            .map(|k| {
+                let kind = EventKindId(u16::try_from(k).unwrap_or(u16::MAX));
+                (0..computed.len())
+                    .filter(|&r| {
+                        computed
+                            .get(r)
+                            .is_some_and(|rule| !rule.terms(kind).is_empty())
+                    })
+                    .map(|r| u16::try_from(r).unwrap_or(u16::MAX))
+                    .collect()
+            })
+            .collect();
         let mut time_zone_traits = vec![false; def.traits.len()];
         for rule in &computed {
             if let Some(slot) = rule
@@ -200,6 +216,7 @@ impl Schema {
                 .collect(),
             source_ranks,
             computed,
+            computed_readers,
             computed_names: computed_names
                 .into_iter()
                 .map(|(n, i)| (n, ComputedId(i)))
@@ -340,6 +357,13 @@ impl Schema {
 
     pub(crate) fn computed_rules(&self) -> &[ComputedRule] {
         &self.computed
+    }
+
+    /// The positions of the computed traits that read events of `kind`.
+    pub(crate) fn computed_readers(&self, kind: EventKindId) -> &[u16] {
+        self.computed_readers
+            .get(kind.index())
+            .map_or(&[], |r| r.as_slice())
     }
 
     /// The position of RFM model `name`.
