@@ -337,12 +337,19 @@ impl Engine {
             record.events.len(),
             self.config.max_events_per_record,
         )?;
-        let events: Vec<(EventKindId, SmallVec<[u16; 4]>)> = record
-            .events
-            .iter()
-            .enumerate()
-            .map(|(i, e)| self.validate_event(i, e))
-            .collect::<Result<_, _>>()?;
+        let mut events: Vec<(EventKindId, SmallVec<[u16; 4]>)> =
+            Vec::with_capacity(record.events.len());
+        let mut last_kind: Option<(&str, EventKindId)> = None;
+        for (i, e) in record.events.iter().enumerate() {
+            // Events of a record often repeat a kind: its name is looked up once a run.
+            let kind = match last_kind {
+                Some((name, id)) if name == e.kind.as_str() => Some(id),
+                _ => self.schema.event_kind_id(&e.kind),
+            };
+            let checked = self.validate_event(i, e, kind)?;
+            last_kind = Some((e.kind.as_str(), checked.0));
+            events.push(checked);
+        }
         let expired = match self.clock.now() {
             Some(now) if self.schema.has_retention() => events
                 .iter()

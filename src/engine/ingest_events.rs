@@ -10,7 +10,7 @@ use crate::event::store::{NewEvent, PropValue};
 use crate::ids::{EventKindId, RecordId};
 use crate::money::Money;
 use crate::record::{EventInput, PropertyInput, Value};
-use crate::schema::PropertyType;
+use crate::schema::{Op, PropertyType};
 
 /// The value of the property at schema position `pos` of `event`, whose properties sit at
 /// `positions`.
@@ -40,16 +40,17 @@ fn amount_at(event: &EventInput, positions: &[u16], pos: u16) -> Option<i64> {
 }
 
 impl Engine {
+    /// Checks event `index` of a record against the schema; `kind` is the id its kind
+    /// name resolved to (`None`: unknown).
     pub(crate) fn validate_event(
         &self,
         index: usize,
         event: &EventInput,
+        kind: Option<EventKindId>,
     ) -> Result<(EventKindId, SmallVec<[u16; 4]>), IngestError> {
-        let kind = self.schema.event_kind_id(&event.kind).ok_or_else(|| {
-            IngestError::UnknownEventKind {
-                index,
-                kind: event.kind.chars().take(64).collect(),
-            }
+        let kind = kind.ok_or_else(|| IngestError::UnknownEventKind {
+            index,
+            kind: event.kind.chars().take(64).collect(),
         })?;
         let def = self
             .schema
@@ -58,11 +59,15 @@ impl Engine {
                 index,
                 kind: event.kind.clone(),
             })?;
-        self.check_count(
-            &format!("events[{index}].properties"),
-            event.properties.len(),
-            self.config.max_properties_per_event,
-        )?;
+        let max_properties = self.config.max_properties_per_event;
+        if event.properties.len() > max_properties {
+            // Named only on the error path: a field name costs an allocation.
+            self.check_count(
+                &format!("events[{index}].properties"),
+                event.properties.len(),
+                max_properties,
+            )?;
+        }
         let mut positions = SmallVec::new();
         for p in &event.properties {
             let pos = def
@@ -146,6 +151,13 @@ impl Engine {
         event: &EventInput,
         positions: &[u16],
     ) -> Result<(), IngestError> {
+        if !event
+            .properties
+            .iter()
+            .any(|p| matches!(p.value, Value::Money(_)))
+        {
+            return Ok(());
+        }
         for (id, rule) in self.schema.computed_rules().iter().enumerate() {
             let Some(expected) = rule.currency else {
                 continue;
@@ -232,6 +244,10 @@ impl Engine {
         others: &[crate::ids::ProfileId],
     ) -> Result<(), IngestError> {
         for (id, rule) in self.schema.computed_rules().iter().enumerate() {
+            // Only sums carry a magnitude.
+            if !matches!(rule.op, Op::Sum | Op::Average) {
+                continue;
+            }
             let mut total: u64 = survivor
                 .iter()
                 .chain(others)
