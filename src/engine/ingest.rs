@@ -631,7 +631,9 @@ impl Engine {
         for c in &link.accepted {
             let id = c
                 .ident
-                .unwrap_or_else(|| self.graph.intern(c.kind, c.value(text), rid));
+                // Candidates are unique and were looked up in `plan`: an absent one is
+                // still absent.
+                .unwrap_or_else(|| self.graph.intern_absent(c.kind, c.value(text), rid));
             accepted_ids.push(id);
             logged.push((
                 c.input,

@@ -140,9 +140,16 @@ impl IdentityGraph {
 
     /// Interns `(kind, value)` first carried by `record`; returns the existing id if any.
     pub(crate) fn intern(&mut self, kind: KindId, value: &str, record: RecordId) -> IdentId {
-        if let Some(id) = self.lookup(kind, value) {
-            return id;
+        match self.lookup(kind, value) {
+            Some(id) => id,
+            None => self.intern_absent(kind, value, record),
         }
+    }
+
+    /// Interns `(kind, value)`, which a lookup just found absent (so ingest does not
+    /// probe the table twice for a new identifier).
+    pub(crate) fn intern_absent(&mut self, kind: KindId, value: &str, record: RecordId) -> IdentId {
+        debug_assert!(self.lookup(kind, value).is_none());
         // Fewer than 2^32 identifiers fit in memory alongside their strings.
         let id = IdentId(u32::try_from(self.entries.len()).unwrap_or(u32::MAX));
         self.entries.push(IdentEntry {
