@@ -259,7 +259,9 @@ impl EventHistory {
 
     /// Adds a record's events, keeping time order (appending when they are the newest).
     pub(crate) fn insert(&mut self, events: &mut [NewEvent]) {
-        events.sort_unstable_by_key(|e| (e.at, e.record, e.seq));
+        if !events.is_sorted_by_key(|e| (e.at, e.record, e.seq)) {
+            events.sort_unstable_by_key(|e| (e.at, e.record, e.seq));
+        }
         let slots: usize = events.iter().map(|e| e.props.len()).sum();
         self.slots.reserve_exact(slots);
         self.rows.reserve_exact(events.len());
