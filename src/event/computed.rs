@@ -52,7 +52,10 @@ impl Piece {
 }
 
 /// How many events in the window carry one value, for favourites and distinct counts.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Packed to 12 bytes (a profile holds a few per tallying trait); fields are read by
+/// value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C, packed(4))]
 pub(crate) struct Tally {
     pub(crate) bits: i64,
     pub(crate) count: u32,
@@ -249,7 +252,7 @@ impl Acc {
             }
             Acc::Tally(entries) => {
                 let bits = c.piece.bits();
-                match entries.binary_search_by(|t| t.bits.cmp(&bits)) {
+                match entries.binary_search_by(|t| { t.bits }.cmp(&bits)) {
                     Ok(i) => {
                         if let Some(t) = entries.get_mut(i) {
                             t.count = t.count.saturating_add(1);
@@ -280,7 +283,7 @@ impl Acc {
             Acc::Pick(best) => return *best != Some(c.key),
             Acc::Tally(entries) => {
                 let bits = c.piece.bits();
-                let Ok(i) = entries.binary_search_by(|t| t.bits.cmp(&bits)) else {
+                let Ok(i) = entries.binary_search_by(|t| { t.bits }.cmp(&bits)) else {
                     return false;
                 };
                 let Some(t) = entries.get_mut(i) else {
