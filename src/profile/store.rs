@@ -405,6 +405,7 @@ impl ProfileStore {
             bytes += p.computed.capacity() * std::mem::size_of::<Acc>();
             bytes += p.computed.iter().map(Acc::heap_bytes).sum::<usize>();
             for t in &p.traits {
+                bytes += t.aggregate.heap_bytes();
                 if t.observations.spilled() {
                     bytes += t.observations.capacity() * std::mem::size_of::<Observation>();
                 }

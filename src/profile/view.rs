@@ -125,7 +125,7 @@ fn source_name(schema: &Schema, id: crate::ids::SourceId) -> String {
 fn trait_view(schema: &Schema, state: &TraitState) -> Option<TraitView> {
     let name = schema.trait_def(state.trait_id)?.name.clone();
     let winner = state.winner()?;
-    let current = match &state.aggregate {
+    let current = match state.aggregate.get() {
         Aggregate::None => CurrentValue::Value(winner.value.clone()),
         Aggregate::Int(n) => CurrentValue::Value(Value::Integer(*n)),
         Aggregate::Money(totals) => CurrentValue::MoneyTotals(totals.to_vec()),

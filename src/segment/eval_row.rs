@@ -25,7 +25,7 @@ pub(crate) enum Current<'a> {
 /// The current value of trait `id` of `profile`.
 pub(crate) fn current(profile: &Profile, id: TraitId) -> Option<Current<'_>> {
     let state = profile.trait_state(id)?;
-    Some(match &state.aggregate {
+    Some(match state.aggregate.get() {
         Aggregate::None => Current::One(&state.winner()?.value),
         Aggregate::Int(n) => Current::Int(*n),
         Aggregate::Money(totals) => Current::Money(totals),
