@@ -56,7 +56,11 @@ impl CompiledNormalizer {
 
 fn push_lowercase(s: &str, out: &mut String) {
     if s.is_ascii() {
-        out.extend(s.chars().map(|c| c.to_ascii_lowercase()));
+        let start = out.len();
+        out.push_str(s);
+        if let Some(pushed) = out.get_mut(start..) {
+            pushed.make_ascii_lowercase();
+        }
     } else {
         out.extend(s.chars().flat_map(char::to_lowercase));
     }
@@ -66,12 +70,19 @@ fn push_lowercase(s: &str, out: &mut String) {
 fn looks_like_email(s: &str) -> bool {
     match s.split_once('@') {
         Some((local, domain)) => {
-            !local.is_empty()
-                && !domain.is_empty()
-                && !domain.contains('@')
-                && !s.chars().any(char::is_whitespace)
+            !local.is_empty() && !domain.is_empty() && !domain.contains('@') && !has_white_space(s)
         }
         None => false,
+    }
+}
+
+/// `s.chars().any(char::is_whitespace)`, byte-wise for ASCII (the usual case).
+fn has_white_space(s: &str) -> bool {
+    if s.is_ascii() {
+        // The ASCII white space of `char::is_whitespace`: space and \t \n \x0B \x0C \r.
+        s.bytes().any(|b| b == b' ' || (b'\t'..=b'\r').contains(&b))
+    } else {
+        s.chars().any(char::is_whitespace)
     }
 }
 
@@ -131,6 +142,20 @@ mod tests {
         assert_eq!(n.normalize("a@b@c"), Err(DropReason::Unparseable));
         assert_eq!(n.normalize("a b@c"), Err(DropReason::Unparseable));
         assert_eq!(n.normalize("@c"), Err(DropReason::Unparseable));
+        assert_eq!(n.normalize("a\x0Bb@c"), Err(DropReason::Unparseable));
+        assert_eq!(n.normalize("a\u{a0}b@c"), Err(DropReason::Unparseable));
+    }
+
+    #[test]
+    fn ascii_white_space_agrees_with_char_is_whitespace() {
+        for b in 0u8..128 {
+            let s = format!("a{}b", char::from(b));
+            assert_eq!(
+                has_white_space(&s),
+                s.chars().any(char::is_whitespace),
+                "{b}"
+            );
+        }
     }
 
     #[test]
