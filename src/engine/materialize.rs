@@ -69,6 +69,9 @@ impl Engine {
         p: ProfileId,
         touched: &Touched,
     ) -> SmallVec<[usize; 8]> {
+        if self.segments.materialized.is_empty() {
+            return SmallVec::new();
+        }
         let leaves: SmallVec<[usize; 32]> = self
             .segments
             .materialized
