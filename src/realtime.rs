@@ -111,23 +111,37 @@ pub enum Cause {
     SchemaChange,
 }
 
-/// A small bit set over dense schema ids.
+/// A small bit set over dense schema ids, with its words OR-ed together beside them:
+/// every record tests what it touched against what each segment and materialized
+/// condition reads, and with ids below 64 (most schemas) that test is one AND.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Bits(SmallVec<[u64; 2]>);
+pub(crate) struct Bits {
+    folded: u64,
+    words: SmallVec<[u64; 2]>,
+}
 
 impl Bits {
     pub(crate) fn insert(&mut self, i: usize) {
         let word = i / 64;
-        if self.0.len() <= word {
-            self.0.resize(word + 1, 0);
+        if self.words.len() <= word {
+            self.words.resize(word + 1, 0);
         }
-        if let Some(w) = self.0.get_mut(word) {
+        if let Some(w) = self.words.get_mut(word) {
             *w |= 1 << (i % 64);
         }
+        self.folded |= 1 << (i % 64);
     }
 
+    #[inline]
     pub(crate) fn intersects(&self, other: &Bits) -> bool {
-        self.0.iter().zip(&other.0).any(|(a, b)| a & b != 0)
+        if self.folded & other.folded == 0 {
+            return false;
+        }
+        // With one word each, the folded words are the sets themselves.
+        if self.words.len() <= 1 && other.words.len() <= 1 {
+            return true;
+        }
+        self.words.iter().zip(&other.words).any(|(a, b)| a & b != 0)
     }
 }
 
@@ -238,6 +252,7 @@ impl Touched {
     }
 
     /// Whether it can change the answer of something that reads `reads`.
+    #[inline]
     pub(crate) fn affects(&self, reads: &Reads) -> bool {
         self.everything
             || self.traits.intersects(&reads.traits)
@@ -262,6 +277,30 @@ mod tests {
         assert!(!a.intersects(&b));
         b.insert(130);
         assert!(a.intersects(&b));
+        // 67 and 3 share a folded bit but no member.
+        let (mut c, mut d) = (Bits::default(), Bits::default());
+        c.insert(67);
+        d.insert(3);
+        assert!(!c.intersects(&d));
+        d.insert(67);
+        assert!(c.intersects(&d));
+        let (mut e, mut f) = (Bits::default(), Bits::default());
+        e.insert(5);
+        f.insert(5);
+        assert!(e.intersects(&f));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn intersects_is_set_intersection(
+            a in proptest::collection::btree_set(0usize..200, 0..6),
+            b in proptest::collection::btree_set(0usize..200, 0..6),
+        ) {
+            let (mut x, mut y) = (Bits::default(), Bits::default());
+            a.iter().for_each(|&i| x.insert(i));
+            b.iter().for_each(|&i| y.insert(i));
+            proptest::prop_assert_eq!(x.intersects(&y), !a.is_disjoint(&b));
+        }
     }
 
     #[test]

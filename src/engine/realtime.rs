@@ -379,7 +379,8 @@ impl Engine {
                         None => touched.affects(&seg.reads),
                         Some(changed) => {
                             touched.affects(&seg.direct)
-                                || seg.leaves.iter().any(|l| changed.contains(l))
+                                || (!changed.is_empty()
+                                    && seg.leaves.iter().any(|l| changed.contains(l)))
                         }
                     };
                     if affected {
