@@ -158,6 +158,14 @@ pub(crate) fn contributions(
     out
 }
 
+/// Whether `e` contributes to `rule` at all (`!contributions(..).is_empty()`, stopping
+/// at the first).
+pub(crate) fn contributes(rule: &ComputedRule, e: &impl EventData, texts: &TextPool) -> bool {
+    rule.terms(e.kind())
+        .iter()
+        .any(|term| holds(term, e, texts) && term.property.is_none_or(|pos| e.prop(pos).is_some()))
+}
+
 /// Calls `f` with each contribution of `e` to `rule`, in term order (what
 /// [`contributions`] collects, without a buffer: the hot path of ingest).
 fn each_contribution(
@@ -448,7 +456,7 @@ pub(crate) fn next_change(
     // The first future event any rule reads.
     let mut due = h
         .range(h.first_after(now)..h.len())
-        .find(|e| rules.iter().any(|r| !contributions(r, e, texts).is_empty()))
+        .find(|e| rules.iter().any(|r| contributes(r, e, texts)))
         .map(|e| e.at());
     for rule in rules {
         let Window::LastDays(days) = rule.window else {
@@ -456,7 +464,7 @@ pub(crate) fn next_change(
         };
         let oldest = h
             .range(window_range(h, rule.window, now))
-            .find(|e| !contributions(rule, e, texts).is_empty());
+            .find(|e| contributes(rule, e, texts));
         if let Some(e) = oldest {
             let span = i64::from(days).saturating_mul(MILLIS_PER_DAY);
             if let Ok(leaves) = e.at().checked_add_millis(span) {

@@ -7,7 +7,7 @@
 use roaring::RoaringBitmap;
 
 use crate::due::DueQueue;
-use crate::event::computed::{self, Acc};
+use crate::event::computed;
 use crate::event::store::EventHistory;
 use crate::event::text::TextPool;
 use crate::ids::ProfileId;
@@ -17,7 +17,6 @@ use crate::schema::{Op, Schema};
 use crate::segment::compile::{CTest, Filter, Node};
 use crate::segment::eval_row::{in_window, matches_filter, passes_value};
 use crate::time::{MILLIS_PER_DAY, Timestamp, Window, days_since};
-use crate::zone::Zone;
 
 /// One materialized leaf.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -194,17 +193,21 @@ pub(crate) fn next_change(
             sum: None,
         } => {
             let count = matching(filter, *window).count() as u64;
-            let nth_exit = |i: u64| {
-                let at = usize::try_from(i)
+            // The exit of the k-th newest matching event (k = 0: the newest), read from
+            // the end: the events that matter are the recent ones.
+            let nth_newest_exit = |k: u64| {
+                let at = usize::try_from(k)
                     .ok()
-                    .and_then(|i| matching(filter, *window).nth(i))
+                    .and_then(|k| matching(filter, *window).rev().nth(k))
                     .map(|e| e.at());
                 leaves(at, span(*window))
             };
             let member = count >= *at_least && at_most.is_none_or(|m| count <= m);
             let exit = match *at_most {
-                _ if member && *at_least > 0 => nth_exit(count - at_least),
-                Some(m) if !member && count > m && *at_least <= m => nth_exit(count - m - 1),
+                // The (count - at_least)-th oldest is the (at_least - 1)-th newest.
+                _ if member && *at_least > 0 => nth_newest_exit(at_least - 1),
+                // The (count - m - 1)-th oldest is the m-th newest.
+                Some(m) if !member && count > m && *at_least <= m => nth_newest_exit(m),
                 _ => None,
             };
             earliest(exit, arriving(filter))
@@ -228,11 +231,13 @@ pub(crate) fn next_change(
         } => earliest(windowed(first, *window), arriving(then)),
         Node::Computed { index, test } => schema.computed_rules().get(*index).and_then(|rule| {
             let events = computed::next_change(std::slice::from_ref(rule), h, Some(now), texts);
+            // "Days since" picks the latest contributing event in the window: found from
+            // the end, not by recomputing the state over the window.
             let threshold = if rule.op == Op::DaysSince {
-                match computed::recompute(rule, h, Some(now), texts, Zone::default()) {
-                    Acc::Pick(Some(key)) => days_since_crossing(test, key.0, now),
-                    _ => None,
-                }
+                h.range(computed::window_range(h, rule.window, now))
+                    .rev()
+                    .find(|e| computed::contributes(rule, e, texts))
+                    .and_then(|e| days_since_crossing(test, e.at(), now))
             } else {
                 None
             };
