@@ -267,27 +267,20 @@ impl Touched {
 mod tests {
     use super::*;
 
+    fn bits(ids: &[usize]) -> Bits {
+        let mut b = Bits::default();
+        ids.iter().for_each(|&i| b.insert(i));
+        b
+    }
+
     #[test]
     fn bits_intersect_only_on_a_shared_member() {
-        let mut a = Bits::default();
-        a.insert(3);
-        a.insert(130);
-        let mut b = Bits::default();
-        b.insert(4);
-        assert!(!a.intersects(&b));
-        b.insert(130);
-        assert!(a.intersects(&b));
+        assert!(!bits(&[3, 130]).intersects(&bits(&[4])));
+        assert!(bits(&[3, 130]).intersects(&bits(&[4, 130])));
         // 67 and 3 share a folded bit but no member.
-        let (mut c, mut d) = (Bits::default(), Bits::default());
-        c.insert(67);
-        d.insert(3);
-        assert!(!c.intersects(&d));
-        d.insert(67);
-        assert!(c.intersects(&d));
-        let (mut e, mut f) = (Bits::default(), Bits::default());
-        e.insert(5);
-        f.insert(5);
-        assert!(e.intersects(&f));
+        assert!(!bits(&[67]).intersects(&bits(&[3])));
+        assert!(bits(&[67]).intersects(&bits(&[3, 67])));
+        assert!(bits(&[5]).intersects(&bits(&[5])));
     }
 
     proptest::proptest! {
@@ -296,9 +289,7 @@ mod tests {
             a in proptest::collection::btree_set(0usize..200, 0..6),
             b in proptest::collection::btree_set(0usize..200, 0..6),
         ) {
-            let (mut x, mut y) = (Bits::default(), Bits::default());
-            a.iter().for_each(|&i| x.insert(i));
-            b.iter().for_each(|&i| y.insert(i));
+            let (x, y) = (bits(&a.iter().copied().collect::<Vec<_>>()), bits(&b.iter().copied().collect::<Vec<_>>()));
             proptest::prop_assert_eq!(x.intersects(&y), !a.is_disjoint(&b));
         }
     }
