@@ -2,6 +2,8 @@
 //! as the clock moves. Only profiles whose values can change are visited: each profile
 //! with events sits in a queue under the next instant one of its values can change.
 
+use smallvec::SmallVec;
+
 use crate::engine::Engine;
 use crate::engine::realtime::Dirty;
 use crate::error::{LookupError, TimeError};
@@ -16,7 +18,6 @@ use crate::realtime::Cause;
 use crate::schema::{ComputedRule, Schema};
 use crate::time::Timestamp;
 use crate::zone::Zone;
-use smallvec::SmallVec;
 
 /// The zone a habit reads `profile`'s local hours in.
 fn zone(rule: &ComputedRule, profile: &Profile) -> Zone {

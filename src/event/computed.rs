@@ -158,12 +158,12 @@ pub(crate) fn contributions(
     out
 }
 
-/// Whether `e` contributes to `rule` at all (`!contributions(..).is_empty()`, stopping
-/// at the first).
+/// Whether `e` contributes to `rule` at all (`!contributions(..).is_empty()`, without
+/// collecting them).
 pub(crate) fn contributes(rule: &ComputedRule, e: &impl EventData, texts: &TextPool) -> bool {
-    rule.terms(e.kind())
-        .iter()
-        .any(|term| holds(term, e, texts) && term.property.is_none_or(|pos| e.prop(pos).is_some()))
+    let mut any = false;
+    each_contribution(rule, e, texts, |_| any = true);
+    any
 }
 
 /// Calls `f` with each contribution of `e` to `rule`, in term order (what
