@@ -289,3 +289,38 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn an_event_kind_lists_exactly_the_computed_traits_that_read_it() {
+    let kind = |name: &str| EventKindDef {
+        name: name.into(),
+        properties: Vec::new(),
+        retention_days: None,
+    };
+    let schema = base()
+        .event_kind(kind("page_view"))
+        .event_kind(kind("order_completed"))
+        .event_kind(kind("email_open"))
+        .computed(ComputedDef::new(
+            "orders",
+            EventFilter::kind("order_completed"),
+            Computation::Count,
+        ))
+        .computed(ComputedDef::new(
+            "favourite_kind",
+            EventFilter::any(),
+            Computation::MostFrequent { field: Field::Kind },
+        ))
+        .computed(ComputedDef::new(
+            "last_open",
+            EventFilter::kind("email_open"),
+            Computation::LastTime,
+        ))
+        .build()
+        .unwrap();
+    let readers = |name: &str| schema.computed_readers(schema.event_kind_id(name).unwrap());
+    assert_eq!(readers("page_view"), [1]);
+    assert_eq!(readers("order_completed"), [0, 1]);
+    assert_eq!(readers("email_open"), [1, 2]);
+    assert!(schema.computed_readers(EventKindId(99)).is_empty());
+}
