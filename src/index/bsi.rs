@@ -46,22 +46,27 @@ fn rows(slices: &[u64]) -> impl DoubleEndedIterator<Item = (usize, Row)> + Exact
         .map(|(i, row)| (i, Row::try_from(row).unwrap_or_default()))
 }
 
-/// Per profile of a block's `slices`: whether its offset is at least `k`. Bits under
-/// `k`'s lowest set bit cannot change the answer, so they are not read.
-fn at_least(slices: &[u64], k: u64) -> Row {
-    let (mut greater, mut equal) = ([0u64; WORDS], [!0u64; WORDS]);
-    let low = k.trailing_zeros() as usize;
-    for (i, row) in rows(slices).skip(low).rev() {
-        let one = 0u64.wrapping_sub(k >> i & 1);
-        for ((g, e), s) in greater.iter_mut().zip(&mut equal).zip(row) {
-            *g |= *e & s & !one;
-            *e &= !(s ^ one);
+/// Per profile of a block's `slices`: whether its offset is at least `lo` and, with
+/// `above`, not at least `above`. One pass from the lowest bit up: once the bits below
+/// `i` are settled, bit `i` of the bound set keeps only the profiles whose bit `i` is set
+/// too (`&`), and clear admits every profile whose bit is set (`|`), so each row costs
+/// one operation per bound, and rows are read in memory order. Rows under a bound's
+/// lowest set bit leave every profile in.
+fn between(slices: &[u64], lo: u64, above: Option<u64>) -> Row {
+    let (mut at_least_lo, mut at_least_above) = ([!0u64; WORDS], [!0u64; WORDS]);
+    let high = above.unwrap_or(0);
+    let first = lo.trailing_zeros().min(high.trailing_zeros()) as usize;
+    for (i, row) in rows(slices).skip(first) {
+        let (l, h) = (lo >> i & 1 == 1, high >> i & 1 == 1);
+        for ((a, b), s) in at_least_lo.iter_mut().zip(&mut at_least_above).zip(row) {
+            *a = if l { *a & s } else { *a | s };
+            *b = if h { *b & s } else { *b | s };
         }
     }
-    for (g, e) in greater.iter_mut().zip(equal) {
-        *g |= e;
+    match above {
+        Some(_) => and(at_least_lo, at_least_above.map(|w| !w)),
+        None => at_least_lo,
     }
-    greater
 }
 
 /// Word by word `a & b`.
@@ -275,17 +280,14 @@ impl Bsi {
             .unwrap_or_default()
             .chunks_exact(s)
             .take(count);
-        let (check_lo, check_hi) = (lo > 0, hi < self.top());
+        let above = (hi < self.top()).then(|| hi + 1);
+        let check = lo > 0 || above.is_some();
         for block in span {
             let (head, slices) = block.split_at(WORDS);
             let mut pass = Row::try_from(head).unwrap_or_default();
-            if check_lo && pass != [0; WORDS] {
-                pass = and(pass, at_least(slices, lo));
-            }
-            if check_hi && pass != [0; WORDS] {
+            if check && pass != [0; WORDS] {
                 // At most `hi` is not at least `hi + 1` (which fits: `hi` is under the top).
-                let above = at_least(slices, hi + 1);
-                pass = and(pass, above.map(|w| !w));
+                pass = and(pass, between(slices, lo, above));
             }
             emit(pass);
         }
@@ -325,6 +327,28 @@ impl Bsi {
                 target.iter_mut().zip(pass).for_each(|(w, p)| *w |= p);
             }
         });
+    }
+
+    /// Narrows `words` (as in [`Bsi::range_words`]) to the profiles whose value lies in
+    /// the bounds, in the pass that reads the slices; profiles past the last block hold
+    /// no value, so their words are cleared.
+    pub(crate) fn and_range_words(
+        &self,
+        min: Option<(i64, bool)>,
+        max: Option<(i64, bool)>,
+        words: &mut [u64],
+    ) {
+        let Some((lo, hi)) = self.offsets(min, max) else {
+            words.fill(0);
+            return;
+        };
+        let mut out = words.chunks_mut(WORDS);
+        self.scan(lo, hi, 0, usize::MAX, |pass| {
+            if let Some(target) = out.next() {
+                target.iter_mut().zip(pass).for_each(|(w, p)| *w &= p);
+            }
+        });
+        out.for_each(|rest| rest.fill(0));
     }
 
     /// Profiles within `within` whose value is `v`.
@@ -421,6 +445,13 @@ mod tests {
             let mut words = vec![0u64; model.len().div_ceil(64)];
             bsi.range_words(lo_v, hi_v, &mut words);
             prop_assert_eq!(crate::index::words::to_bitmap(&words), want.clone());
+            // Narrowing other words, with some past the last block.
+            let mut narrowed: Vec<u64> = (0..model.len().div_ceil(64) + 9)
+                .map(|i| keep.rotate_left(i as u32))
+                .collect();
+            let kept = crate::index::words::to_bitmap(&narrowed);
+            bsi.and_range_words(lo_v, hi_v, &mut narrowed);
+            prop_assert_eq!(crate::index::words::to_bitmap(&narrowed), &want & &kept);
             for (p, v) in model.iter().enumerate() {
                 prop_assert_eq!(bsi.get(p as u32), *v);
             }
