@@ -4,6 +4,8 @@
 //! `not` is a complement within the candidates; registered segments and materialized
 //! conditions are read from their maintained bitmaps.
 
+use std::borrow::Cow;
+
 use roaring::{MultiOps, RoaringBitmap};
 
 use crate::engine::Engine;
@@ -23,18 +25,9 @@ impl Engine {
         match node {
             Node::All => within().clone(),
             Node::None => RoaringBitmap::new(),
-            Node::And(children) => {
-                let mut acc: Option<RoaringBitmap> = None;
-                for child in children {
-                    let next = self.eval_bitmap(child, acc.as_ref().or(candidates), now);
-                    let empty = next.is_empty();
-                    acc = Some(next);
-                    if empty {
-                        break;
-                    }
-                }
-                acc.unwrap_or_else(|| within().clone())
-            }
+            Node::And(children) => self
+                .and_bitmap(children, candidates, now)
+                .map_or_else(|| within().clone(), Cow::into_owned),
             Node::Or(children) => children
                 .iter()
                 .map(|c| self.eval_bitmap(c, candidates, now))
@@ -85,6 +78,61 @@ impl Engine {
             // Each id of the set stands for the live profile it resolves to.
             Node::Profiles(set) => self.resolve_set(set) & within(),
             leaf => self.scan(leaf, within(), now),
+        }
+    }
+
+    /// A maintained bitmap that answers `node` over every live profile as it is: a
+    /// registered segment's members or a materialized condition's.
+    fn stored(&self, node: &Node) -> Option<&RoaringBitmap> {
+        match node {
+            Node::Segment(i) => self.segments.get(*i).map(|s| &s.members),
+            Node::Materialized(i) => self.segments.materialized(*i).map(|m| &m.members),
+            _ => None,
+        }
+    }
+
+    /// The members of an `and` of `children` within `candidates` (`None`: no child, so
+    /// every candidate). A maintained bitmap that comes first is borrowed, not copied.
+    fn and_bitmap<'a>(
+        &'a self,
+        children: &[Node],
+        candidates: Option<&RoaringBitmap>,
+        now: Timestamp,
+    ) -> Option<Cow<'a, RoaringBitmap>> {
+        let mut acc: Option<Cow<'a, RoaringBitmap>> = None;
+        for child in children {
+            let next = match (self.stored(child), acc.as_deref().or(candidates)) {
+                (Some(b), None) => Cow::Borrowed(b),
+                (Some(b), Some(c)) => Cow::Owned(b & c),
+                (None, c) => Cow::Owned(self.eval_bitmap(child, c, now)),
+            };
+            let empty = next.is_empty();
+            acc = Some(next);
+            if empty {
+                break;
+            }
+        }
+        acc
+    }
+
+    /// The number of live profiles satisfying `node`, as the length of
+    /// [`Engine::eval_bitmap`]'s answer; an `and` whose last child is a maintained
+    /// bitmap counts the intersection without building it ("in A and in B" over two
+    /// registered segments allocates nothing).
+    pub(crate) fn count_bitmap(&self, node: &Node, now: Timestamp) -> u64 {
+        match node {
+            Node::And(children) => match children.split_last() {
+                Some((last, rest)) if !rest.is_empty() => match self.stored(last) {
+                    Some(b) => self
+                        .and_bitmap(rest, None, now)
+                        .map_or(0, |acc| acc.intersection_len(b)),
+                    None => self.eval_bitmap(node, None, now).len(),
+                },
+                _ => self.eval_bitmap(node, None, now).len(),
+            },
+            other => self
+                .stored(other)
+                .map_or_else(|| self.eval_bitmap(other, None, now).len(), |b| b.len()),
         }
     }
 
