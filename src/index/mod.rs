@@ -97,46 +97,70 @@ impl TraitIndex {
         }
     }
 
-    /// The profiles whose value passes `test`, ORed into `words` (zero on entry; bit
-    /// `p % 64` of word `p / 64`); `live` is every live profile, as words.
-    pub(crate) fn eval_words(
-        &self,
-        test: &CTest,
-        words: &mut [u64],
-        live: &[u64],
-        scratch: &mut Vec<u8>,
-    ) {
-        let mut union = |bitmaps: Vec<&RoaringBitmap>, words: &mut [u64]| {
-            bitmaps
-                .into_iter()
-                .for_each(|b| words::or_into(words, b, scratch));
-        };
+    /// The bitmaps whose union answers `test` over live profiles (with `true`: whose
+    /// union's complement among them does), when the index keeps a bitmap per value for
+    /// it; `None` when the bit-sliced index answers it.
+    pub(crate) fn value_sets(&self, test: &CTest) -> Option<(Vec<&RoaringBitmap>, bool)> {
+        let missing = matches!(test, CTest::Missing);
         match self {
-            TraitIndex::Categorical(c) => union(c.matching(test), words),
+            TraitIndex::Categorical(c) => Some((c.matching(test), missing)),
             TraitIndex::Numeric(_, Some(few)) if !matches!(test, CTest::Range { .. }) => {
-                union(few.matching(test), words);
+                Some((few.matching(test), missing))
             }
             TraitIndex::Numeric(b, _) => match test {
-                CTest::Eq(v) => {
-                    if let Some(n) = number(v) {
-                        b.range_words(Some((n, true)), Some((n, true)), words);
-                    }
-                }
-                CTest::In(vs) => runs(vs.iter().filter_map(number))
-                    .for_each(|(lo, hi)| b.range_words(Some((lo, true)), Some((hi, true)), words)),
-                CTest::Range { min, max } => b.range_words(bound(min), bound(max), words),
-                CTest::Exists | CTest::Missing => union(vec![b.profiles()], words),
-                CTest::Prefix(_) | CTest::Contains(_) => {}
+                CTest::Exists | CTest::Missing => Some((vec![b.profiles()], missing)),
+                CTest::Prefix(_) | CTest::Contains(_) => Some((Vec::new(), false)),
+                CTest::Eq(_) | CTest::In(_) | CTest::Range { .. } => None,
             },
         }
-        if matches!(test, CTest::Missing) {
-            words::complement(words, live);
+    }
+
+    /// The bounds of a test the bit-sliced index answers in one pass (equality or a
+    /// range; `None` for others).
+    fn one_range(test: &CTest) -> Option<(Bound, Bound)> {
+        match test {
+            CTest::Eq(v) => number(v).map(|n| (Some((n, true)), Some((n, true)))),
+            CTest::Range { min, max } => Some((bound(min), bound(max))),
+            _ => None,
+        }
+    }
+
+    /// The profiles whose value passes `test`, ORed into `words` (bit `p % 64` of word
+    /// `p / 64`), for the tests the bit-sliced index answers (those without
+    /// [`TraitIndex::value_sets`]).
+    pub(crate) fn range_words(&self, test: &CTest, words: &mut [u64]) {
+        let TraitIndex::Numeric(b, _) = self else {
+            return;
+        };
+        if self.value_sets(test).is_some() {
+            return;
+        }
+        match (Self::one_range(test), test) {
+            (Some((min, max)), _) => b.range_words(min, max, words),
+            (None, CTest::In(vs)) => runs(vs.iter().filter_map(number))
+                .for_each(|(lo, hi)| b.range_words(Some((lo, true)), Some((hi, true)), words)),
+            (None, _) => {}
+        }
+    }
+
+    /// Narrows `words` to the profiles whose value passes `test` in the same pass that
+    /// reads the slices, when one range answers it; `false` (nothing written) otherwise.
+    pub(crate) fn and_words(&self, test: &CTest, words: &mut [u64]) -> bool {
+        match (self, Self::one_range(test)) {
+            (TraitIndex::Numeric(b, _), Some((min, max))) if self.value_sets(test).is_none() => {
+                b.and_range_words(min, max, words);
+                true
+            }
+            _ => false,
         }
     }
 }
 
+/// A range bound `(value, inclusive)` as the numeric index stores it (`None`: open).
+type Bound = Option<(i64, bool)>;
+
 /// A range bound `(value, inclusive)` as the numeric index stores it.
-fn bound(x: &Option<(Value, bool)>) -> Option<(i64, bool)> {
+fn bound(x: &Option<(Value, bool)>) -> Bound {
     x.as_ref().and_then(|(v, inc)| number(v).map(|n| (n, *inc)))
 }
 

@@ -72,6 +72,23 @@ impl PrivacyIndex {
         }
     }
 
+    /// The profiles whose (purpose, channel) state is not the purpose's default, and
+    /// whether that default is opt-out (so they are the ones that denied); `None` for a
+    /// key the index does not know.
+    pub(crate) fn consent_exceptions(
+        &self,
+        schema: &Schema,
+        purpose: PurposeId,
+        channel: ChannelId,
+    ) -> Option<(&RoaringBitmap, bool)> {
+        let exceptions = self.consent.get(schema.consent_key(purpose, channel))?;
+        let opt_out = matches!(
+            schema.purpose(purpose).map(|p| p.default),
+            Some(ConsentDefault::OptOut)
+        );
+        Some((exceptions, opt_out))
+    }
+
     /// Live profiles within `within` whose (purpose, channel) is granted.
     pub(crate) fn granted(
         &self,
@@ -80,13 +97,30 @@ impl PrivacyIndex {
         channel: ChannelId,
         within: &RoaringBitmap,
     ) -> RoaringBitmap {
-        let key = schema.consent_key(purpose, channel);
-        let Some(exceptions) = self.consent.get(key) else {
-            return RoaringBitmap::new();
+        match self.consent_exceptions(schema, purpose, channel) {
+            None => RoaringBitmap::new(),
+            Some((exceptions, true)) => within - exceptions,
+            Some((exceptions, false)) => within & exceptions,
+        }
+    }
+
+    /// The bitmaps whose union is [`PrivacyIndex::suppressed`]'s answer.
+    pub(crate) fn suppressed_sets(
+        &self,
+        channel: Option<ChannelId>,
+        whole_profile: bool,
+    ) -> smallvec::SmallVec<[&RoaringBitmap; 2]> {
+        let bitmaps = if whole_profile {
+            &self.profile_suppressed
+        } else {
+            &self.suppressed
         };
-        match schema.purpose(purpose).map(|p| p.default) {
-            Some(ConsentDefault::OptOut) => within - exceptions,
-            _ => within & exceptions,
+        match channel {
+            Some(c) => match (bitmaps.get(c.index()), bitmaps.last()) {
+                (Some(one), Some(all)) => smallvec::smallvec![one, all],
+                _ => smallvec::SmallVec::new(),
+            },
+            None => bitmaps.iter().collect(),
         }
     }
 
@@ -97,22 +131,9 @@ impl PrivacyIndex {
         channel: Option<ChannelId>,
         whole_profile: bool,
     ) -> RoaringBitmap {
-        let bitmaps = if whole_profile {
-            &self.profile_suppressed
-        } else {
-            &self.suppressed
-        };
-        match channel {
-            Some(c) => {
-                let all = bitmaps.last();
-                let one = bitmaps.get(c.index());
-                match (one, all) {
-                    (Some(a), Some(b)) => a | b,
-                    _ => RoaringBitmap::new(),
-                }
-            }
-            None => bitmaps.iter().fold(RoaringBitmap::new(), |acc, b| acc | b),
-        }
+        self.suppressed_sets(channel, whole_profile)
+            .into_iter()
+            .fold(RoaringBitmap::new(), |acc, b| acc | b)
     }
 
     /// What the index holds for `p`.

@@ -2,10 +2,10 @@
 //! a boolean tree of index answers without roaring's per-operation container
 //! conversions; and the two conversions to and from roaring bitmaps.
 //!
-//! A roaring bitmap is read through its portable serialization: bitmap containers are
-//! copied word for word and array containers scattered, so a conversion costs about a
-//! copy of the bitmap. A layout this reader does not expect (run containers, which the
-//! engine never makes) falls back to reading the values one by one.
+//! A roaring bitmap is read through its portable serialization, container by container as
+//! roaring writes them, without a copy: bitmap containers are combined word for word and
+//! array containers scattered. A layout this reader does not expect (run containers,
+//! which the engine never makes) falls back to reading the values one by one.
 
 use roaring::RoaringBitmap;
 
@@ -40,54 +40,226 @@ fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(b))
 }
 
-/// ORs the containers of a serialized bitmap into `words`; `None` (with `words` maybe
-/// partly written, which a caller's fallback rewrites idempotently) if the layout is not
-/// the run-free one.
-fn or_serialized(words: &mut [u64], bytes: &[u8]) -> Option<()> {
-    if u32_at(bytes, 0)? != COOKIE_NO_RUNS {
-        return None;
-    }
-    let size = u32_at(bytes, 4)? as usize;
-    let header = 8usize.checked_add(size.checked_mul(8)?)?;
-    let mut at = header;
-    for c in 0..size {
-        let key = usize::from(u16_at(bytes, 8 + c * 4)?);
-        let card = usize::from(u16_at(bytes, 8 + c * 4 + 2)?) + 1;
-        let base = key * 1024;
-        if card > ARRAY_LIMIT {
-            let container = bytes.get(at..at + BITMAP_BYTES)?;
-            let target = words.get_mut(base..).unwrap_or_default();
-            for (w, chunk) in target.iter_mut().zip(container.chunks_exact(8)) {
-                let chunk: [u8; 8] = chunk.try_into().ok()?;
-                *w |= u64::from_le_bytes(chunk);
-            }
-            at += BITMAP_BYTES;
-        } else {
-            let container = bytes.get(at..at + card * 2)?;
-            for low in container.chunks_exact(2) {
-                let low = u32::from(u16::from_le_bytes([*low.first()?, *low.get(1)?]));
-                set(words, u32::try_from(key).ok()? << 16 | low);
-            }
-            at += card * 2;
-        }
-    }
-    (at == bytes.len()).then_some(())
+/// One container of a serialized bitmap: its values, as 1,024 little-endian words or as
+/// sorted little-endian `u16`s.
+enum Container<'a> {
+    Bitmap(&'a [u8]),
+    Array(&'a [u8]),
 }
 
-/// ORs `bitmap` into `words`; `scratch` is reused between calls.
-pub(crate) fn or_into(words: &mut [u64], bitmap: &RoaringBitmap, scratch: &mut Vec<u8>) {
-    scratch.clear();
-    let read =
-        bitmap.serialize_into(&mut *scratch).is_ok() && or_serialized(words, scratch).is_some();
+/// An [`std::io::Write`] that reads a bitmap's portable serialization as roaring writes
+/// it and hands each container to `f` with its key. Roaring writes a container in one
+/// call, which is read where it lies; a container split across calls is gathered first.
+struct Reader<F> {
+    f: F,
+    /// The cookie, the count, then (key, cardinality − 1) and an offset per container.
+    header: Vec<u8>,
+    /// Containers handed on so far.
+    done: usize,
+    partial: Vec<u8>,
+}
+
+impl<F: FnMut(usize, Container<'_>)> Reader<F> {
+    /// Containers in the bitmap, once the header says.
+    fn size(&self) -> Option<usize> {
+        u32_at(&self.header, 4).map(|n| n as usize)
+    }
+
+    /// Header bytes: 8 until the count is known.
+    fn header_len(&self) -> usize {
+        self.size().map_or(8, |n| 8 + 8 * n)
+    }
+
+    /// Key and byte length of container `c`.
+    fn describe(&self, c: usize) -> Option<(usize, usize)> {
+        let key = usize::from(u16_at(&self.header, 8 + c * 4)?);
+        let card = usize::from(u16_at(&self.header, 8 + c * 4 + 2)?) + 1;
+        Some((
+            key,
+            if card > ARRAY_LIMIT {
+                BITMAP_BYTES
+            } else {
+                card * 2
+            },
+        ))
+    }
+
+    fn hand_on(&mut self, key: usize, bytes: &[u8]) {
+        let c = if bytes.len() == BITMAP_BYTES {
+            Container::Bitmap(bytes)
+        } else {
+            Container::Array(bytes)
+        };
+        (self.f)(key, c);
+        self.done += 1;
+    }
+
+    /// Whether every container was handed on.
+    fn complete(&self) -> bool {
+        self.header.len() == self.header_len() && self.size() == Some(self.done)
+    }
+}
+
+impl<F: FnMut(usize, Container<'_>)> std::io::Write for Reader<F> {
+    fn write(&mut self, mut buf: &[u8]) -> std::io::Result<usize> {
+        let n = buf.len();
+        let unexpected = || std::io::Error::other("not the run-free layout");
+        while !buf.is_empty() {
+            let need = self.header_len();
+            if self.header.len() < need {
+                let (head, rest) = buf.split_at((need - self.header.len()).min(buf.len()));
+                self.header.extend_from_slice(head);
+                buf = rest;
+                if u32_at(&self.header, 0).is_some_and(|c| c != COOKIE_NO_RUNS) {
+                    return Err(unexpected());
+                }
+                continue;
+            }
+            let (key, len) = self.describe(self.done).ok_or_else(unexpected)?;
+            if self.partial.is_empty() && buf.len() >= len {
+                let (container, rest) = buf.split_at(len);
+                self.hand_on(key, container);
+                buf = rest;
+            } else {
+                let take = (len - self.partial.len()).min(buf.len());
+                let (head, rest) = buf.split_at(take);
+                self.partial.extend_from_slice(head);
+                buf = rest;
+                if self.partial.len() == len {
+                    let whole = std::mem::take(&mut self.partial);
+                    self.hand_on(key, &whole);
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Calls `f` with each container of `bitmap` (key, values), in key order, reading them
+/// where they lie; `false` (after some calls, which every caller's fallback redoes
+/// idempotently) if the layout is not the run-free one.
+fn each_container(bitmap: &RoaringBitmap, f: impl FnMut(usize, Container<'_>)) -> bool {
+    let mut reader = Reader {
+        f,
+        header: Vec::new(),
+        done: 0,
+        partial: Vec::new(),
+    };
+    bitmap.serialize_into(&mut reader).is_ok() && reader.complete()
+}
+
+/// The words of a bitmap container.
+fn container_words(bytes: &[u8]) -> impl Iterator<Item = u64> + '_ {
+    bytes
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
+}
+
+/// The values (low 16 bits) of an array container.
+fn container_values(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    bytes
+        .chunks_exact(2)
+        .map(|c| usize::from(u16::from_le_bytes(c.try_into().unwrap_or_default())))
+}
+
+/// The 1,024 words of container `key` within `words` (fewer at the end).
+fn chunk(words: &mut [u64], key: usize) -> &mut [u64] {
+    let start = (key * 1024).min(words.len());
+    let end = (start + 1024).min(words.len());
+    words.get_mut(start..end).unwrap_or_default()
+}
+
+/// ORs `bitmap` into `words`.
+pub(crate) fn or_into(words: &mut [u64], bitmap: &RoaringBitmap) {
+    let read = each_container(bitmap, |key, c| {
+        let target = chunk(words, key);
+        match c {
+            Container::Bitmap(b) => target
+                .iter_mut()
+                .zip(container_words(b))
+                .for_each(|(w, x)| *w |= x),
+            Container::Array(a) => container_values(a).for_each(|v| {
+                if let Some(w) = target.get_mut(v / 64) {
+                    *w |= 1u64 << (v % 64);
+                }
+            }),
+        }
+    });
     if !read {
         bitmap.iter().for_each(|id| set(words, id));
     }
 }
 
+/// `words &= bitmap`, read straight from the bitmap's containers.
+pub(crate) fn and_with(words: &mut [u64], bitmap: &RoaringBitmap) {
+    let mut next = 0usize; // containers before `next` are done
+    let read = each_container(bitmap, |key, c| {
+        for gone in next..key {
+            chunk(words, gone).fill(0);
+        }
+        next = key + 1;
+        let target = chunk(words, key);
+        match c {
+            Container::Bitmap(b) => target
+                .iter_mut()
+                .zip(container_words(b))
+                .for_each(|(w, x)| *w &= x),
+            Container::Array(a) => {
+                let mut keep = [0u64; 1024];
+                container_values(a).for_each(|v| {
+                    if let Some(w) = keep.get_mut(v / 64) {
+                        *w |= 1u64 << (v % 64);
+                    }
+                });
+                target.iter_mut().zip(keep).for_each(|(w, x)| *w &= x);
+            }
+        }
+    });
+    if read {
+        let end = words.len().div_ceil(1024);
+        for gone in next..end {
+            chunk(words, gone).fill(0);
+        }
+    } else {
+        let mut other = vec![0u64; words.len()];
+        bitmap.iter().for_each(|id| set(&mut other, id));
+        and(words, &other);
+    }
+}
+
+/// `words &= !bitmap`, read straight from the bitmap's containers.
+pub(crate) fn and_not_with(words: &mut [u64], bitmap: &RoaringBitmap) {
+    let read = each_container(bitmap, |key, c| {
+        let target = chunk(words, key);
+        match c {
+            Container::Bitmap(b) => target
+                .iter_mut()
+                .zip(container_words(b))
+                .for_each(|(w, x)| *w &= !x),
+            Container::Array(a) => container_values(a).for_each(|v| {
+                if let Some(w) = target.get_mut(v / 64) {
+                    *w &= !(1u64 << (v % 64));
+                }
+            }),
+        }
+    });
+    if !read {
+        bitmap.iter().for_each(|id| {
+            if let Some(w) = words.get_mut(id as usize / 64) {
+                *w &= !(1u64 << (id % 64));
+            }
+        });
+    }
+}
+
 /// `bitmap` as `n` words.
-pub(crate) fn from_bitmap(bitmap: &RoaringBitmap, n: usize, scratch: &mut Vec<u8>) -> Vec<u64> {
+pub(crate) fn from_bitmap(bitmap: &RoaringBitmap, n: usize) -> Vec<u64> {
     let mut words = vec![0u64; n];
-    or_into(&mut words, bitmap, scratch);
+    or_into(&mut words, bitmap);
     words
 }
 
@@ -128,6 +300,8 @@ mod tests {
             ids in prop::collection::vec(0u32..300_000, 0..3000),
             ranges in prop::collection::vec((0u32..300_000, 0u32..70_000), 0..3),
             runs in any::<bool>(),
+            other_seed in any::<u64>(),
+            extra in 0usize..3000,
         ) {
             let mut bitmap: RoaringBitmap = ids.into_iter().collect();
             for (start, len) in ranges {
@@ -138,14 +312,86 @@ mod tests {
                 bitmap.optimize();
             }
             let n = words_for(bitmap.max().map_or(0, |m| u64::from(m) + 1));
-            let mut scratch = Vec::new();
-            let words = from_bitmap(&bitmap, n, &mut scratch);
+                        let words = from_bitmap(&bitmap, n);
             prop_assert_eq!(count(&words), bitmap.len());
             prop_assert_eq!(to_bitmap(&words), bitmap.clone());
             let mut doubled = words.clone();
-            or_into(&mut doubled, &bitmap, &mut scratch);
-            prop_assert_eq!(doubled, words);
+            or_into(&mut doubled, &bitmap);
+            prop_assert_eq!(&doubled, &words);
+            // Read straight into other words: `and` and `and not`, against word by word.
+            let mut rng = other_seed;
+            let other: Vec<u64> = (0..n + extra)
+                .map(|_| {
+                    rng = rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                    rng ^ (rng >> 29)
+                })
+                .collect();
+            let mut want_and = other.clone();
+            let mut want_not = other.clone();
+            for (i, w) in words.iter().chain(std::iter::repeat(&0)).take(n + extra).enumerate() {
+                want_and[i] &= w;
+                want_not[i] &= !w;
+            }
+            let mut got = other.clone();
+            and_with(&mut got, &bitmap);
+            prop_assert_eq!(got, want_and);
+            let mut got = other;
+            and_not_with(&mut got, &bitmap);
+            prop_assert_eq!(got, want_not);
         }
+    }
+
+    /// What a reader hands on, as (key, is a bitmap container, bytes).
+    fn collect(writes: &[&[u8]]) -> (Vec<(usize, bool, Vec<u8>)>, bool) {
+        let mut got = Vec::new();
+        let mut reader = Reader {
+            f: |key, c: Container<'_>| match c {
+                Container::Bitmap(b) => got.push((key, true, b.to_vec())),
+                Container::Array(a) => got.push((key, false, a.to_vec())),
+            },
+            header: Vec::new(),
+            done: 0,
+            partial: Vec::new(),
+        };
+        let ok = writes
+            .iter()
+            .all(|w| std::io::Write::write_all(&mut reader, w).is_ok());
+        let complete = ok && reader.complete();
+        (got, complete)
+    }
+
+    proptest! {
+        #[test]
+        fn a_serialization_split_anywhere_reads_the_same(
+            ids in prop::collection::vec(0u32..300_000, 0..6000),
+            dense in 0u32..5,
+            cut in 1usize..40,
+        ) {
+            let mut bitmap: RoaringBitmap = ids.into_iter().collect();
+            bitmap.insert_range(dense * 65_536..dense * 65_536 + 5_000);
+            let mut bytes = Vec::new();
+            bitmap.serialize_into(&mut bytes).unwrap();
+            let (whole, complete) = collect(&[&bytes]);
+            prop_assert!(complete);
+            prop_assert_eq!(whole.len() as u64, u64::from(bitmap.statistics().n_containers));
+            let pieces: Vec<&[u8]> = bytes.chunks(cut).collect();
+            let (split, complete) = collect(&pieces);
+            prop_assert!(complete);
+            prop_assert_eq!(split, whole);
+            // A truncated stream is not complete.
+            let short = bytes.len() - 1;
+            prop_assert!(!collect(&[&bytes[..short]]).1);
+        }
+    }
+
+    #[test]
+    fn run_containers_are_not_read_as_containers() {
+        let mut bitmap: RoaringBitmap = (0..100_000).collect();
+        bitmap.optimize();
+        assert!(!each_container(&bitmap, |_, _| {}));
+        let mut words = vec![0u64; words_for(100_000)];
+        or_into(&mut words, &bitmap);
+        assert_eq!(count(&words), 100_000);
     }
 
     #[test]

@@ -55,9 +55,14 @@ impl Engine {
         }
         let live = &self.segments.live;
         let n = words::words_for(live.max().map_or(0, |m| u64::from(m) + 1));
-        let mut scratch = Vec::new();
-        let live_words = words::from_bitmap(live, n, &mut scratch);
-        Some(self.words_of(node, &live_words, &mut scratch))
+        let mut live = Live {
+            bitmap: live,
+            n,
+            words: None,
+        };
+        let mut out = vec![0u64; n];
+        self.words_into(node, &mut live, &mut out, &mut Vec::new());
+        Some(out)
     }
 
     /// The members of `node` over every live profile: by words when every leaf allows it,
@@ -73,72 +78,220 @@ impl Engine {
     pub(crate) fn count_members(&self, node: &Node, now: Timestamp) -> u64 {
         match self.eval_words(node) {
             Some(w) => words::count(&w),
-            None => self.eval_bitmap(node, None, now).len(),
+            None => self.count_bitmap(node, now),
         }
     }
 
-    fn words_of(&self, node: &Node, live: &[u64], scratch: &mut Vec<u8>) -> Vec<u64> {
-        // Indexes and maintained bitmaps hold live profiles only.
-        let stored =
-            |b: &RoaringBitmap, scratch: &mut Vec<u8>| words::from_bitmap(b, live.len(), scratch);
-        let bitmap = |b: &RoaringBitmap, scratch: &mut Vec<u8>| {
-            let mut w = words::from_bitmap(b, live.len(), scratch);
-            words::and(&mut w, live);
-            w
-        };
-        match node {
-            Node::All => live.to_vec(),
-            Node::And(children) => {
-                let mut acc = live.to_vec();
-                for child in children {
-                    let next = self.words_of(child, live, scratch);
-                    words::and(&mut acc, &next);
+    /// A leaf answered straight from stored bitmaps, without building one: a registered
+    /// segment's or a materialized condition's members, a trait's value bitmaps, a
+    /// consent key's exceptions, the suppression bitmaps of a channel; and the `not` of
+    /// any of these.
+    fn direct(&self, node: &Node) -> Option<Direct<'_>> {
+        Some(match node {
+            Node::Materialized(i) => {
+                Direct::stored(self.segments.materialized(*i).map(|m| &m.members))
+            }
+            Node::Segment(i) => Direct::stored(self.segments.get(*i).map(|s| &s.members)),
+            Node::Consent { purpose, channel } => {
+                match self
+                    .privacy_index
+                    .consent_exceptions(&self.schema, *purpose, *channel)
+                {
+                    Some((exceptions, opt_out)) => Direct {
+                        sets: smallvec::smallvec![exceptions],
+                        negated: opt_out,
+                        within: false,
+                    },
+                    None => Direct::stored(None),
                 }
-                acc
+            }
+            Node::Suppressed { channel } => Direct {
+                sets: self.privacy_index.suppressed_sets(*channel, false),
+                negated: false,
+                within: false,
+            },
+            Node::Trait { id, test } => {
+                let (sets, negated) = self.indexes.get(*id)?.value_sets(test)?;
+                Direct {
+                    sets: smallvec::SmallVec::from_vec(sets),
+                    negated,
+                    within: true,
+                }
+            }
+            Node::Not(inner) => {
+                let d = self.direct(inner)?;
+                // The live profiles outside the sets; or, outside those, the sets' live ones.
+                Direct {
+                    sets: d.sets,
+                    negated: !d.negated,
+                    within: false,
+                }
+            }
+            _ => return None,
+        })
+    }
+
+    /// Writes a direct leaf's answer over `live` into `out`.
+    fn write_direct(d: &Direct<'_>, live: &mut Live<'_>, out: &mut [u64]) {
+        if d.negated {
+            out.copy_from_slice(live.get());
+            for b in &d.sets {
+                words::and_not_with(out, b);
+            }
+        } else {
+            out.fill(0);
+            for b in &d.sets {
+                words::or_into(out, b);
+            }
+            if !d.within {
+                words::and(out, live.get());
+            }
+        }
+    }
+
+    /// Narrows `out` (within `live`) to a direct leaf's answer, reading its bitmaps into
+    /// `out` itself when one pass does it.
+    fn and_direct(d: &Direct<'_>, live: &mut Live<'_>, out: &mut [u64], spare: &mut Spare) {
+        match (d.negated, d.sets.as_slice()) {
+            (true, sets) => {
+                for b in sets {
+                    words::and_not_with(out, b);
+                }
+            }
+            (false, []) => out.fill(0),
+            (false, [one]) => words::and_with(out, one),
+            (false, _) => {
+                let mut next = take(spare, out.len());
+                Self::write_direct(d, live, &mut next);
+                words::and(out, &next);
+                spare.push(next);
+            }
+        }
+    }
+
+    /// Writes the answer of `node` over `live` into `out` (whatever it held): each `and`
+    /// narrows one vector in place, reading a direct leaf straight into it, and other
+    /// children borrow a spare vector of `buffers`.
+    fn words_into(&self, node: &Node, live: &mut Live<'_>, out: &mut [u64], spare: &mut Spare) {
+        if let Some(d) = self.direct(node) {
+            Self::write_direct(&d, live, out);
+            return;
+        }
+        match node {
+            Node::All => out.copy_from_slice(live.get()),
+            Node::And(children) => {
+                let Some((first, rest)) = children.split_first() else {
+                    out.copy_from_slice(live.get());
+                    return;
+                };
+                // Every answer is within `live`, so the first child's bounds the rest.
+                self.words_into(first, live, out, spare);
+                for child in rest {
+                    if let Node::Trait { id, test } = child
+                        && self
+                            .indexes
+                            .get(*id)
+                            .is_some_and(|i| i.and_words(test, out))
+                    {
+                        continue;
+                    }
+                    match self.direct(child) {
+                        Some(d) => Self::and_direct(&d, live, out, spare),
+                        None => {
+                            let mut next = take(spare, out.len());
+                            self.words_into(child, live, &mut next, spare);
+                            words::and(out, &next);
+                            spare.push(next);
+                        }
+                    }
+                }
             }
             Node::Or(children) => {
-                let mut acc = vec![0u64; live.len()];
+                out.fill(0);
+                let mut outside = false;
                 for child in children {
-                    let next = self.words_of(child, live, scratch);
-                    words::or(&mut acc, &next);
+                    match self.direct(child) {
+                        Some(d) if !d.negated => {
+                            for b in &d.sets {
+                                words::or_into(out, b);
+                            }
+                            outside |= !d.within;
+                        }
+                        _ => {
+                            let mut next = take(spare, out.len());
+                            self.words_into(child, live, &mut next, spare);
+                            words::or(out, &next);
+                            spare.push(next);
+                        }
+                    }
                 }
-                acc
+                if outside {
+                    words::and(out, live.get());
+                }
             }
             Node::Not(child) => {
-                let mut w = self.words_of(child, live, scratch);
-                words::complement(&mut w, live);
-                w
+                self.words_into(child, live, out, spare);
+                words::complement(out, live.get());
             }
             Node::Trait { id, test } => {
-                let mut w = vec![0u64; live.len()];
+                out.fill(0);
                 if let Some(index) = self.indexes.get(*id) {
-                    index.eval_words(test, &mut w, live, scratch);
+                    index.range_words(test, out);
                 }
-                w
             }
-            Node::Materialized(i) => match self.segments.materialized(*i) {
-                Some(m) => stored(&m.members, scratch),
-                None => vec![0u64; live.len()],
-            },
-            Node::Segment(i) => match self.segments.get(*i) {
-                Some(s) => stored(&s.members, scratch),
-                None => vec![0u64; live.len()],
-            },
-            Node::Consent { purpose, channel } => {
-                let granted = self.privacy_index.granted(
-                    &self.schema,
-                    *purpose,
-                    *channel,
-                    &self.segments.live,
-                );
-                stored(&granted, scratch)
+            Node::Profiles(set) => {
+                out.fill(0);
+                words::or_into(out, &self.resolve_set(set));
+                words::and(out, live.get());
             }
-            Node::Suppressed { channel } => {
-                bitmap(&self.privacy_index.suppressed(*channel, false), scratch)
-            }
-            Node::Profiles(set) => bitmap(&self.resolve_set(set), scratch),
-            // `has_words` admits no other node.
-            _ => vec![0u64; live.len()],
+            // `has_words` admits no other node (and `None` is empty).
+            _ => out.fill(0),
         }
+    }
+}
+
+/// A leaf read from stored bitmaps: the live profiles in the union of `sets`, or with
+/// `negated` those outside it; `within` says the sets hold live profiles only.
+struct Direct<'a> {
+    sets: smallvec::SmallVec<[&'a RoaringBitmap; 2]>,
+    negated: bool,
+    within: bool,
+}
+
+impl<'a> Direct<'a> {
+    /// A maintained bitmap (of live profiles) as it stands; `None` is empty.
+    fn stored(b: Option<&'a RoaringBitmap>) -> Self {
+        Direct {
+            sets: b.into_iter().collect(),
+            negated: false,
+            within: true,
+        }
+    }
+}
+
+/// Vectors a child's answer was built in, reused, so a deep plan allocates one per
+/// level rather than one per node.
+type Spare = Vec<Vec<u64>>;
+
+/// A vector of `n` words from `spare` (its contents are overwritten by its user).
+fn take(spare: &mut Spare, n: usize) -> Vec<u64> {
+    match spare.pop() {
+        Some(v) if v.len() == n => v,
+        _ => vec![0u64; n],
+    }
+}
+
+/// The live profiles as words, built the first time an evaluation needs them (an `and`
+/// of index answers and stored bitmaps never does).
+struct Live<'a> {
+    bitmap: &'a RoaringBitmap,
+    n: usize,
+    words: Option<Vec<u64>>,
+}
+
+impl Live<'_> {
+    fn get(&mut self) -> &[u64] {
+        self.words
+            .get_or_insert_with(|| words::from_bitmap(self.bitmap, self.n))
     }
 }
