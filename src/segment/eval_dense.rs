@@ -139,9 +139,12 @@ impl Engine {
                 words::and_not_with(out, b);
             }
         } else {
-            out.fill(0);
-            for b in &d.sets {
-                words::or_into(out, b);
+            match d.sets.split_first() {
+                Some((first, rest)) => {
+                    words::assign(out, first);
+                    rest.iter().for_each(|b| words::or_into(out, b));
+                }
+                None => out.fill(0),
             }
             if !d.within {
                 words::and(out, live.get());
@@ -207,9 +210,14 @@ impl Engine {
                 }
             }
             Node::Or(children) => {
-                out.fill(0);
+                let Some((first, rest)) = children.split_first() else {
+                    out.fill(0);
+                    return;
+                };
+                // The first child's answer is the start (within `live`, as every answer).
+                self.words_into(first, live, out, spare);
                 let mut outside = false;
-                for child in children {
+                for child in rest {
                     match self.direct(child) {
                         Some(d) if !d.negated => {
                             for b in &d.sets {
