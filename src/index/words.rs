@@ -166,6 +166,33 @@ fn container_values(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
         .map(|c| usize::from(u16::from_le_bytes(c.try_into().unwrap_or_default())))
 }
 
+/// Applies `op(word, bit)` to the word and bit of each value of an array container
+/// (`target`: the container's words). Sorted values often share a word, and one run
+/// over them would wait for each store before the next load of that word, so four runs
+/// over the quarters of the values interleave (ORs and ANDs of bits commute).
+fn scatter(target: &mut [u64], values: &[u8], op: impl Fn(&mut u64, u64)) {
+    let quarter = values.len() / 8 * 2;
+    let (a, rest) = values.split_at(quarter);
+    let (b, rest) = rest.split_at(quarter);
+    let (c, d) = rest.split_at(quarter);
+    let mut apply = |v: usize| {
+        if let Some(w) = target.get_mut(v / 64) {
+            op(w, 1u64 << (v % 64));
+        }
+    };
+    let lanes = container_values(a)
+        .zip(container_values(b))
+        .zip(container_values(c))
+        .zip(container_values(d));
+    for (((va, vb), vc), vd) in lanes {
+        apply(va);
+        apply(vb);
+        apply(vc);
+        apply(vd);
+    }
+    container_values(d).skip(quarter / 2).for_each(apply);
+}
+
 /// The 1,024 words of container `key` within `words` (fewer at the end).
 fn chunk(words: &mut [u64], key: usize) -> &mut [u64] {
     let start = (key * 1024).min(words.len());
@@ -182,11 +209,7 @@ pub(crate) fn or_into(words: &mut [u64], bitmap: &RoaringBitmap) {
                 .iter_mut()
                 .zip(container_words(b))
                 .for_each(|(w, x)| *w |= x),
-            Container::Array(a) => container_values(a).for_each(|v| {
-                if let Some(w) = target.get_mut(v / 64) {
-                    *w |= 1u64 << (v % 64);
-                }
-            }),
+            Container::Array(a) => scatter(target, a, |w, bit| *w |= bit),
         }
     });
     if !read {
@@ -211,11 +234,7 @@ pub(crate) fn assign(words: &mut [u64], bitmap: &RoaringBitmap) {
                 .for_each(|(w, x)| *w = x),
             Container::Array(a) => {
                 target.fill(0);
-                container_values(a).for_each(|v| {
-                    if let Some(w) = target.get_mut(v / 64) {
-                        *w |= 1u64 << (v % 64);
-                    }
-                });
+                scatter(target, a, |w, bit| *w |= bit);
             }
         }
     });
@@ -246,11 +265,7 @@ pub(crate) fn and_with(words: &mut [u64], bitmap: &RoaringBitmap) {
                 .for_each(|(w, x)| *w &= x),
             Container::Array(a) => {
                 let mut keep = [0u64; 1024];
-                container_values(a).for_each(|v| {
-                    if let Some(w) = keep.get_mut(v / 64) {
-                        *w |= 1u64 << (v % 64);
-                    }
-                });
+                scatter(&mut keep, a, |w, bit| *w |= bit);
                 target.iter_mut().zip(keep).for_each(|(w, x)| *w &= x);
             }
         }
@@ -276,11 +291,7 @@ pub(crate) fn and_not_with(words: &mut [u64], bitmap: &RoaringBitmap) {
                 .iter_mut()
                 .zip(container_words(b))
                 .for_each(|(w, x)| *w &= !x),
-            Container::Array(a) => container_values(a).for_each(|v| {
-                if let Some(w) = target.get_mut(v / 64) {
-                    *w &= !(1u64 << (v % 64));
-                }
-            }),
+            Container::Array(a) => scatter(target, a, |w, bit| *w &= !bit),
         }
     });
     if !read {
@@ -305,9 +316,34 @@ pub(crate) fn to_bitmap(words: &[u64]) -> RoaringBitmap {
     RoaringBitmap::from_lsb0_bytes(0, &bytes)
 }
 
-/// The number of set bits.
+/// The number of set bits. The portable build has no popcount instruction, so each
+/// block of 16 words sums its bytes' bit counts in simple lane operations (which the
+/// compiler vectorizes) and folds them once, instead of a full bit count per word.
 pub(crate) fn count(words: &[u64]) -> u64 {
-    words.iter().map(|w| u64::from(w.count_ones())).sum()
+    const M1: u64 = 0x5555_5555_5555_5555;
+    const M2: u64 = 0x3333_3333_3333_3333;
+    const M4: u64 = 0x0f0f_0f0f_0f0f_0f0f;
+    const M8: u64 = 0x00ff_00ff_00ff_00ff;
+    const H16: u64 = 0x0001_0001_0001_0001;
+    let blocks = words.chunks_exact(16);
+    let tail: u64 = blocks
+        .remainder()
+        .iter()
+        .map(|w| u64::from(w.count_ones()))
+        .sum();
+    let body: u64 = blocks
+        .map(|block| {
+            // Each byte of a word's count is at most 8, so 16 of them fit a byte.
+            let bytes = block.iter().fold(0u64, |acc, &w| {
+                let x = w - ((w >> 1) & M1);
+                let x = (x & M2) + ((x >> 2) & M2);
+                acc + ((x + (x >> 4)) & M4)
+            });
+            let pairs = (bytes & M8) + ((bytes >> 8) & M8);
+            pairs.wrapping_mul(H16) >> 48
+        })
+        .sum();
+    body + tail
 }
 
 /// `a &= b`, word by word.
@@ -378,6 +414,37 @@ mod tests {
             let mut got = other;
             and_not_with(&mut got, &bitmap);
             prop_assert_eq!(got, want_not);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn scattering_and_counting_equal_one_value_and_one_word_at_a_time(
+            values in prop::collection::btree_set(0u16..u16::MAX, 0..40),
+            len in 0usize..1100,
+            seed in any::<u64>(),
+        ) {
+            let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            let mut rng = seed;
+            let start: Vec<u64> = (0..len)
+                .map(|_| {
+                    rng = rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                    rng ^ (rng >> 31)
+                })
+                .collect();
+            let (mut set, mut clear) = (start.clone(), start.clone());
+            scatter(&mut set, &bytes, |w, bit| *w |= bit);
+            scatter(&mut clear, &bytes, |w, bit| *w &= !bit);
+            let (mut want_set, mut want_clear) = (start.clone(), start.clone());
+            for &v in values.iter().filter(|&&v| usize::from(v) / 64 < len) {
+                want_set[usize::from(v) / 64] |= 1 << (v % 64);
+                want_clear[usize::from(v) / 64] &= !(1 << (v % 64));
+            }
+            prop_assert_eq!(set, want_set);
+            prop_assert_eq!(clear, want_clear);
+            let naive: u64 = start.iter().map(|w| u64::from(w.count_ones())).sum();
+            prop_assert_eq!(count(&start), naive);
+            prop_assert_eq!(count(&vec![u64::MAX; len]), 64 * len as u64);
         }
     }
 
