@@ -75,7 +75,7 @@ fn run(a: &Args) -> Result<String, audience::Error> {
         samples.sort_by(f64::total_cmp);
         let median = samples.get(samples.len() / 2).copied().unwrap_or_default();
         counts.push(format!("\"{name}\": {count}"));
-        times.push(format!("\"{name}\": {median:.3}"));
+        times.push(format!("\"{name}\": {median:.6}"));
     }
     Ok(format!(
         "{{\"profiles\": {}, \"seed\": {}, \"counts\": {{{}}}, \"query_ms\": {{{}}}, \
