@@ -217,33 +217,43 @@ pub(crate) fn or_into(words: &mut [u64], bitmap: &RoaringBitmap) {
     }
 }
 
-/// `words = bitmap` (whatever `words` held), read straight from the bitmap's containers:
-/// one write of each word rather than clearing first.
-pub(crate) fn assign(words: &mut [u64], bitmap: &RoaringBitmap) {
-    let mut next = 0usize; // containers before `next` are done
+/// Calls `f` with each container of `bitmap` and its part of `words`, and zeroes the
+/// parts the bitmap holds nothing in; `false` as [`each_container`].
+fn each_part_or_zero(
+    words: &mut [u64],
+    bitmap: &RoaringBitmap,
+    mut f: impl FnMut(&mut [u64], Container<'_>),
+) -> bool {
+    let mut next = 0usize; // parts before `next` are done
     let read = each_container(bitmap, |key, c| {
         for gone in next..key {
             chunk(words, gone).fill(0);
         }
         next = key + 1;
-        let target = chunk(words, key);
-        match c {
-            Container::Bitmap(b) => target
-                .iter_mut()
-                .zip(container_words(b))
-                .for_each(|(w, x)| *w = x),
-            Container::Array(a) => {
-                target.fill(0);
-                scatter(target, a, |w, bit| *w |= bit);
-            }
-        }
+        f(chunk(words, key), c);
     });
     if read {
-        let end = words.len().div_ceil(1024);
-        for gone in next..end {
+        for gone in next..words.len().div_ceil(1024) {
             chunk(words, gone).fill(0);
         }
-    } else {
+    }
+    read
+}
+
+/// `words = bitmap` (whatever `words` held), read straight from the bitmap's containers:
+/// one write of each word rather than clearing first.
+pub(crate) fn assign(words: &mut [u64], bitmap: &RoaringBitmap) {
+    let read = each_part_or_zero(words, bitmap, |target, c| match c {
+        Container::Bitmap(b) => target
+            .iter_mut()
+            .zip(container_words(b))
+            .for_each(|(w, x)| *w = x),
+        Container::Array(a) => {
+            target.fill(0);
+            scatter(target, a, |w, bit| *w |= bit);
+        }
+    });
+    if !read {
         words.fill(0);
         bitmap.iter().for_each(|id| set(words, id));
     }
@@ -251,31 +261,18 @@ pub(crate) fn assign(words: &mut [u64], bitmap: &RoaringBitmap) {
 
 /// `words &= bitmap`, read straight from the bitmap's containers.
 pub(crate) fn and_with(words: &mut [u64], bitmap: &RoaringBitmap) {
-    let mut next = 0usize; // containers before `next` are done
-    let read = each_container(bitmap, |key, c| {
-        for gone in next..key {
-            chunk(words, gone).fill(0);
-        }
-        next = key + 1;
-        let target = chunk(words, key);
-        match c {
-            Container::Bitmap(b) => target
-                .iter_mut()
-                .zip(container_words(b))
-                .for_each(|(w, x)| *w &= x),
-            Container::Array(a) => {
-                let mut keep = [0u64; 1024];
-                scatter(&mut keep, a, |w, bit| *w |= bit);
-                target.iter_mut().zip(keep).for_each(|(w, x)| *w &= x);
-            }
+    let read = each_part_or_zero(words, bitmap, |target, c| match c {
+        Container::Bitmap(b) => target
+            .iter_mut()
+            .zip(container_words(b))
+            .for_each(|(w, x)| *w &= x),
+        Container::Array(a) => {
+            let mut keep = [0u64; 1024];
+            scatter(&mut keep, a, |w, bit| *w |= bit);
+            target.iter_mut().zip(keep).for_each(|(w, x)| *w &= x);
         }
     });
-    if read {
-        let end = words.len().div_ceil(1024);
-        for gone in next..end {
-            chunk(words, gone).fill(0);
-        }
-    } else {
+    if !read {
         let mut other = vec![0u64; words.len()];
         bitmap.iter().for_each(|id| set(&mut other, id));
         and(words, &other);
