@@ -20,6 +20,7 @@ use crate::segment::eval_row::{Current, current};
 
 use bsi::Bsi;
 use categorical::Categorical;
+use words::Set;
 
 /// Most distinct values a numeric trait keeps a bitmap per value for.
 pub(crate) const FEW: usize = 256;
@@ -97,18 +98,18 @@ impl TraitIndex {
         }
     }
 
-    /// The bitmaps whose union answers `test` over live profiles (with `true`: whose
-    /// union's complement among them does), when the index keeps a bitmap per value for
-    /// it; `None` when the bit-sliced index answers it.
-    pub(crate) fn value_sets(&self, test: &CTest) -> Option<(Vec<&RoaringBitmap>, bool)> {
+    /// The sets (bitmaps, or words for common values) whose union answers `test` over live
+    /// profiles (with `true`: whose union's complement among them does), when the index
+    /// keeps a set per value for it; `None` when the bit-sliced index answers it.
+    pub(crate) fn value_sets(&self, test: &CTest) -> Option<(Vec<Set<'_>>, bool)> {
         let missing = matches!(test, CTest::Missing);
         match self {
-            TraitIndex::Categorical(c) => Some((c.matching(test), missing)),
+            TraitIndex::Categorical(c) => Some((c.matching_sets(test), missing)),
             TraitIndex::Numeric(_, Some(few)) if !matches!(test, CTest::Range { .. }) => {
-                Some((few.matching(test), missing))
+                Some((few.matching_sets(test), missing))
             }
             TraitIndex::Numeric(b, _) => match test {
-                CTest::Exists | CTest::Missing => Some((vec![b.profiles()], missing)),
+                CTest::Exists | CTest::Missing => Some((vec![Set::Bitmap(b.profiles())], missing)),
                 CTest::Prefix(_) | CTest::Contains(_) => Some((Vec::new(), false)),
                 CTest::Eq(_) | CTest::In(_) | CTest::Range { .. } => None,
             },
@@ -197,7 +198,7 @@ impl TraitIndexes {
                 .iter()
                 .map(|t| match t.ty {
                     TraitType::Text | TraitType::Boolean => {
-                        Some(TraitIndex::Categorical(Categorical::default()))
+                        Some(TraitIndex::Categorical(Categorical::keeping_words()))
                     }
                     TraitType::Integer | TraitType::Timestamp => Some(TraitIndex::Numeric(
                         Bsi::default(),

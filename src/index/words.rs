@@ -300,6 +300,58 @@ pub(crate) fn and_not_with(words: &mut [u64], bitmap: &RoaringBitmap) {
     }
 }
 
+/// A set of profiles as an index stores it: a roaring bitmap, or plain words (bit `p % 64`
+/// of word `p / 64`; ids beyond the words are outside) for a value common enough that
+/// reading words beats scattering array containers.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Set<'a> {
+    /// A roaring bitmap.
+    Bitmap(&'a RoaringBitmap),
+    /// Plain words.
+    Words(&'a [u64]),
+}
+
+impl Set<'_> {
+    /// `words = self` (whatever `words` held).
+    pub(crate) fn assign_to(self, words: &mut [u64]) {
+        match self {
+            Set::Bitmap(b) => assign(words, b),
+            Set::Words(w) => {
+                let (head, tail) = words.split_at_mut(w.len().min(words.len()));
+                head.copy_from_slice(w.get(..head.len()).unwrap_or_default());
+                tail.fill(0);
+            }
+        }
+    }
+
+    /// `words |= self`.
+    pub(crate) fn or_into(self, words: &mut [u64]) {
+        match self {
+            Set::Bitmap(b) => or_into(words, b),
+            Set::Words(w) => or(words, w),
+        }
+    }
+
+    /// `words &= self`.
+    pub(crate) fn and_into(self, words: &mut [u64]) {
+        match self {
+            Set::Bitmap(b) => and_with(words, b),
+            Set::Words(w) => {
+                and(words, w);
+                words.get_mut(w.len()..).unwrap_or_default().fill(0);
+            }
+        }
+    }
+
+    /// `words &= !self`.
+    pub(crate) fn and_not_into(self, words: &mut [u64]) {
+        match self {
+            Set::Bitmap(b) => and_not_with(words, b),
+            Set::Words(w) => words.iter_mut().zip(w).for_each(|(a, b)| *a &= !b),
+        }
+    }
+}
+
 /// `bitmap` as `n` words.
 pub(crate) fn from_bitmap(bitmap: &RoaringBitmap, n: usize) -> Vec<u64> {
     let mut words = vec![0u64; n];
@@ -486,6 +538,43 @@ mod tests {
             // A truncated stream is not complete.
             let short = bytes.len() - 1;
             prop_assert!(!collect(&[&bytes[..short]]).1);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn a_set_as_words_acts_as_its_bitmap(
+            ids in prop::collection::vec(0u32..200_000, 0..3000),
+            short in 0usize..3200,
+            len in 0usize..3200,
+            seed in any::<u64>(),
+        ) {
+            let bitmap: RoaringBitmap = ids.into_iter().collect();
+            // Words that may end before or after the target, holding the ids below them.
+            let mut held = from_bitmap(&bitmap, words_for(200_000));
+            held.truncate(short);
+            let as_words = Set::Words(&held);
+            let kept = to_bitmap(&held);
+            let as_bitmap = Set::Bitmap(&kept);
+            let mut rng = seed;
+            let start: Vec<u64> = (0..len)
+                .map(|_| {
+                    rng = rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                    rng ^ (rng >> 29)
+                })
+                .collect();
+            for op in 0..4 {
+                let (mut a, mut b) = (start.clone(), start.clone());
+                for (set, out) in [(as_words, &mut a), (as_bitmap, &mut b)] {
+                    match op {
+                        0 => set.assign_to(out),
+                        1 => set.or_into(out),
+                        2 => set.and_into(out),
+                        _ => set.and_not_into(out),
+                    }
+                }
+                prop_assert_eq!(a, b, "operation {}", op);
+            }
         }
     }
 

@@ -11,7 +11,7 @@
 use roaring::RoaringBitmap;
 
 use crate::engine::Engine;
-use crate::index::words;
+use crate::index::words::{self, Set};
 use crate::segment::compile::{CTest, Node};
 use crate::time::Timestamp;
 
@@ -98,7 +98,7 @@ impl Engine {
                     .consent_exceptions(&self.schema, *purpose, *channel)
                 {
                     Some((exceptions, opt_out)) => Direct {
-                        sets: smallvec::smallvec![exceptions],
+                        sets: smallvec::smallvec![Set::Bitmap(exceptions)],
                         negated: opt_out,
                         within: false,
                     },
@@ -106,7 +106,12 @@ impl Engine {
                 }
             }
             Node::Suppressed { channel } => Direct {
-                sets: self.privacy_index.suppressed_sets(*channel, false),
+                sets: self
+                    .privacy_index
+                    .suppressed_sets(*channel, false)
+                    .into_iter()
+                    .map(Set::Bitmap)
+                    .collect(),
                 negated: false,
                 within: false,
             },
@@ -136,13 +141,13 @@ impl Engine {
         if d.negated {
             out.copy_from_slice(live.get());
             for b in &d.sets {
-                words::and_not_with(out, b);
+                b.and_not_into(out);
             }
         } else {
             match d.sets.split_first() {
                 Some((first, rest)) => {
-                    words::assign(out, first);
-                    rest.iter().for_each(|b| words::or_into(out, b));
+                    first.assign_to(out);
+                    rest.iter().for_each(|b| b.or_into(out));
                 }
                 None => out.fill(0),
             }
@@ -158,11 +163,11 @@ impl Engine {
         match (d.negated, d.sets.as_slice()) {
             (true, sets) => {
                 for b in sets {
-                    words::and_not_with(out, b);
+                    b.and_not_into(out);
                 }
             }
             (false, []) => out.fill(0),
-            (false, [one]) => words::and_with(out, one),
+            (false, [one]) => one.and_into(out),
             (false, _) => {
                 let mut next = take(spare, out.len());
                 Self::write_direct(d, live, &mut next);
@@ -221,7 +226,7 @@ impl Engine {
                     match self.direct(child) {
                         Some(d) if !d.negated => {
                             for b in &d.sets {
-                                words::or_into(out, b);
+                                b.or_into(out);
                             }
                             outside |= !d.within;
                         }
@@ -258,10 +263,10 @@ impl Engine {
     }
 }
 
-/// A leaf read from stored bitmaps: the live profiles in the union of `sets`, or with
+/// A leaf read from stored sets: the live profiles in the union of `sets`, or with
 /// `negated` those outside it; `within` says the sets hold live profiles only.
 struct Direct<'a> {
-    sets: smallvec::SmallVec<[&'a RoaringBitmap; 2]>,
+    sets: smallvec::SmallVec<[Set<'a>; 2]>,
     negated: bool,
     within: bool,
 }
@@ -270,7 +275,7 @@ impl<'a> Direct<'a> {
     /// A maintained bitmap (of live profiles) as it stands; `None` is empty.
     fn stored(b: Option<&'a RoaringBitmap>) -> Self {
         Direct {
-            sets: b.into_iter().collect(),
+            sets: b.into_iter().map(Set::Bitmap).collect(),
             negated: false,
             within: true,
         }
