@@ -415,6 +415,17 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// `len` words of Weyl-sequence noise from `seed`.
+    fn noise(seed: u64, len: usize) -> Vec<u64> {
+        let mut rng = seed;
+        (0..len)
+            .map(|_| {
+                rng = rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                rng ^ (rng >> 29)
+            })
+            .collect()
+    }
+
     proptest! {
         #[test]
         fn a_bitmap_round_trips_through_words(
@@ -440,13 +451,7 @@ mod tests {
             or_into(&mut doubled, &bitmap);
             prop_assert_eq!(&doubled, &words);
             // Read straight into other words: `and` and `and not`, against word by word.
-            let mut rng = other_seed;
-            let other: Vec<u64> = (0..n + extra)
-                .map(|_| {
-                    rng = rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
-                    rng ^ (rng >> 29)
-                })
-                .collect();
+            let other = noise(other_seed, n + extra);
             let mut want_and = other.clone();
             let mut want_not = other.clone();
             for (i, w) in words.iter().chain(std::iter::repeat(&0)).take(n + extra).enumerate() {
@@ -474,13 +479,7 @@ mod tests {
             seed in any::<u64>(),
         ) {
             let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-            let mut rng = seed;
-            let start: Vec<u64> = (0..len)
-                .map(|_| {
-                    rng = rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
-                    rng ^ (rng >> 31)
-                })
-                .collect();
+            let start = noise(seed, len);
             let (mut set, mut clear) = (start.clone(), start.clone());
             scatter(&mut set, &bytes, |w, bit| *w |= bit);
             scatter(&mut clear, &bytes, |w, bit| *w &= !bit);
@@ -556,13 +555,7 @@ mod tests {
             let as_words = Set::Words(&held);
             let kept = to_bitmap(&held);
             let as_bitmap = Set::Bitmap(&kept);
-            let mut rng = seed;
-            let start: Vec<u64> = (0..len)
-                .map(|_| {
-                    rng = rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
-                    rng ^ (rng >> 29)
-                })
-                .collect();
+            let start = noise(seed, len);
             for op in 0..4 {
                 let (mut a, mut b) = (start.clone(), start.clone());
                 for (set, out) in [(as_words, &mut a), (as_bitmap, &mut b)] {
