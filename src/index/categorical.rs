@@ -221,6 +221,24 @@ impl Categorical {
             .collect()
     }
 
+    /// The number of profiles whose value passes `test`, from the values' counts (a
+    /// profile holds one value, so they add up); `None` for [`CTest::Missing`], whose
+    /// count needs the live profiles.
+    pub(crate) fn count(&self, test: &CTest) -> Option<u64> {
+        if matches!(test, CTest::Missing) {
+            return None;
+        }
+        let mut ids = self.matching_ids(test);
+        ids.sort_unstable();
+        ids.dedup();
+        Some(
+            ids.iter()
+                .filter_map(|&i| self.bitmaps.get(i))
+                .map(RoaringBitmap::len)
+                .sum(),
+        )
+    }
+
     /// As [`Categorical::matching`], each value as words when it keeps them.
     pub(crate) fn matching_sets(&self, test: &CTest) -> Vec<Set<'_>> {
         self.matching_ids(test)
@@ -339,9 +357,11 @@ mod tests {
                 CTest::In(asked.iter().copied().map(text).collect()),
                 CTest::Exists,
                 CTest::Eq(text(0)),
+                CTest::Range { min: Some((text(1), false)), max: None },
             ];
             for test in &tests {
                 let want = c.matching(test).into_iter().fold(RoaringBitmap::new(), |a, b| a | b);
+                prop_assert_eq!(c.count(test), Some(want.len()));
                 prop_assert_eq!(union(&c.matching_sets(test), n), want);
             }
         }

@@ -98,6 +98,19 @@ impl TraitIndex {
         }
     }
 
+    /// The number of live profiles whose value passes `test`, when the index counts it
+    /// without building the set (a test answered by bitmaps per value, except
+    /// [`CTest::Missing`]).
+    pub(crate) fn count(&self, test: &CTest) -> Option<u64> {
+        match self {
+            TraitIndex::Categorical(c) => c.count(test),
+            TraitIndex::Numeric(_, Some(few)) if !matches!(test, CTest::Range { .. }) => {
+                few.count(test)
+            }
+            TraitIndex::Numeric(..) => None,
+        }
+    }
+
     /// The sets (bitmaps, or words for common values) whose union answers `test` over live
     /// profiles (with `true`: whose union's complement among them does), when the index
     /// keeps a set per value for it; `None` when the bit-sliced index answers it.

@@ -130,6 +130,11 @@ impl Engine {
                 },
                 _ => self.eval_bitmap(node, None, now).len(),
             },
+            // A trait's values are disjoint: their counts add up.
+            Node::Trait { id, test } => match self.indexes.get(*id).and_then(|i| i.count(test)) {
+                Some(n) => n,
+                None => self.eval_bitmap(node, None, now).len(),
+            },
             other => self
                 .stored(other)
                 .map_or_else(|| self.eval_bitmap(other, None, now).len(), |b| b.len()),
