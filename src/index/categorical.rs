@@ -57,6 +57,11 @@ const DENSE_FROM: u64 = 64;
 /// ...until it falls below this share.
 const DENSE_UNTIL: u64 = 128;
 
+/// Whether a value's bitmap is too rare to keep words, out of `span` profile ids.
+fn rare(b: &RoaringBitmap, span: u64) -> bool {
+    b.len() * DENSE_UNTIL < span
+}
+
 impl Categorical {
     /// An empty index whose common values keep words.
     pub(crate) fn keeping_words() -> Self {
@@ -133,9 +138,11 @@ impl Categorical {
                     self.ids.remove(&gone);
                 }
                 self.free.push(i);
-                dense.map(Option::take);
+                if let Some(slot) = dense {
+                    *slot = None;
+                }
             } else if let Some(slot) = dense {
-                if b.len() * DENSE_UNTIL < span {
+                if rare(b, span) {
                     *slot = None;
                 } else if let Some(w) = slot.as_mut().and_then(|w| w.get_mut(p as usize / 64)) {
                     *w &= !(1u64 << (p % 64));
@@ -172,7 +179,7 @@ impl Categorical {
     fn drop_rare_words(&mut self) {
         let span = self.of.len() as u64;
         for (b, w) in self.bitmaps.iter().zip(&mut self.dense) {
-            if w.is_some() && b.len() * DENSE_UNTIL < span {
+            if w.is_some() && rare(b, span) {
                 *w = None;
             }
         }

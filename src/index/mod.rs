@@ -74,27 +74,38 @@ fn number(v: &Value) -> Option<i64> {
 }
 
 impl TraitIndex {
+    /// The bitmaps per value that answer `test`, if this index has them and they are the
+    /// cheaper way: for a number, a range is one pass over the slices, cheaper than a
+    /// union of many values.
+    fn by_value(&self, test: &CTest) -> Option<&Categorical> {
+        match self {
+            TraitIndex::Categorical(c) => Some(c),
+            TraitIndex::Numeric(_, few) if !matches!(test, CTest::Range { .. }) => few.as_ref(),
+            TraitIndex::Numeric(..) => None,
+        }
+    }
+
     /// Profiles within `within` whose value passes `test`; `whole` says `within` holds
     /// every live profile.
     pub(crate) fn eval(&self, test: &CTest, within: &RoaringBitmap, whole: bool) -> RoaringBitmap {
-        match self {
-            TraitIndex::Categorical(c) => c.eval(test, within, whole),
-            // A range is one pass over the slices, cheaper than a union of many values.
-            TraitIndex::Numeric(_, Some(few)) if !matches!(test, CTest::Range { .. }) => {
-                few.eval(test, within, whole)
+        if let Some(c) = self.by_value(test) {
+            return c.eval(test, within, whole);
+        }
+        // A categorical index always answers by value.
+        let TraitIndex::Numeric(b, _) = self else {
+            return RoaringBitmap::new();
+        };
+        match test {
+            CTest::Eq(v) => {
+                number(v).map_or_else(RoaringBitmap::new, |n| b.equal(n, within, whole))
             }
-            TraitIndex::Numeric(b, _) => match test {
-                CTest::Eq(v) => {
-                    number(v).map_or_else(RoaringBitmap::new, |n| b.equal(n, within, whole))
-                }
-                CTest::In(vs) => runs(vs.iter().filter_map(number))
-                    .map(|(lo, hi)| b.range(Some((lo, true)), Some((hi, true)), within, whole))
-                    .fold(RoaringBitmap::new(), |acc, x| acc | x),
-                CTest::Range { min, max } => b.range(bound(min), bound(max), within, whole),
-                CTest::Exists => b.exists(within),
-                CTest::Missing => within - b.exists(within),
-                CTest::Prefix(_) | CTest::Contains(_) => RoaringBitmap::new(),
-            },
+            CTest::In(vs) => runs(vs.iter().filter_map(number))
+                .map(|(lo, hi)| b.range(Some((lo, true)), Some((hi, true)), within, whole))
+                .fold(RoaringBitmap::new(), |acc, x| acc | x),
+            CTest::Range { min, max } => b.range(bound(min), bound(max), within, whole),
+            CTest::Exists => b.exists(within),
+            CTest::Missing => within - b.exists(within),
+            CTest::Prefix(_) | CTest::Contains(_) => RoaringBitmap::new(),
         }
     }
 
@@ -102,13 +113,7 @@ impl TraitIndex {
     /// without building the set (a test answered by bitmaps per value, except
     /// [`CTest::Missing`]).
     pub(crate) fn count(&self, test: &CTest) -> Option<u64> {
-        match self {
-            TraitIndex::Categorical(c) => c.count(test),
-            TraitIndex::Numeric(_, Some(few)) if !matches!(test, CTest::Range { .. }) => {
-                few.count(test)
-            }
-            TraitIndex::Numeric(..) => None,
-        }
+        self.by_value(test)?.count(test)
     }
 
     /// The sets (bitmaps, or words for common values) whose union answers `test` over live
@@ -116,16 +121,16 @@ impl TraitIndex {
     /// keeps a set per value for it; `None` when the bit-sliced index answers it.
     pub(crate) fn value_sets(&self, test: &CTest) -> Option<(Vec<Set<'_>>, bool)> {
         let missing = matches!(test, CTest::Missing);
-        match self {
-            TraitIndex::Categorical(c) => Some((c.matching_sets(test), missing)),
-            TraitIndex::Numeric(_, Some(few)) if !matches!(test, CTest::Range { .. }) => {
-                Some((few.matching_sets(test), missing))
-            }
-            TraitIndex::Numeric(b, _) => match test {
-                CTest::Exists | CTest::Missing => Some((vec![Set::Bitmap(b.profiles())], missing)),
-                CTest::Prefix(_) | CTest::Contains(_) => Some((Vec::new(), false)),
-                CTest::Eq(_) | CTest::In(_) | CTest::Range { .. } => None,
-            },
+        if let Some(c) = self.by_value(test) {
+            return Some((c.matching_sets(test), missing));
+        }
+        let TraitIndex::Numeric(b, _) = self else {
+            return None;
+        };
+        match test {
+            CTest::Exists | CTest::Missing => Some((vec![Set::Bitmap(b.profiles())], missing)),
+            CTest::Prefix(_) | CTest::Contains(_) => Some((Vec::new(), false)),
+            CTest::Eq(_) | CTest::In(_) | CTest::Range { .. } => None,
         }
     }
 
